@@ -1,0 +1,189 @@
+"""Entry point and composition root: settings, storage, knowledge base, channels; and the CLI.
+
+    python bot.py                 Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat
+    python bot.py chat            the console chat
+    python bot.py ask QUESTION    one answer (`ask --json -` reads questions from stdin)
+    python bot.py kb check        validate knowledge/
+    python bot.py users ...       list users, make cadres, take it back
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from core import i18n
+from core.clock import Clock, SystemClock
+from core.logs import setup_logging
+from core.settings import Settings, SettingsError, load_settings
+from knowledge.base import KnowledgeBase
+
+log = logging.getLogger("bot")
+
+
+@asynccontextmanager
+async def open_assistant(settings: Settings, clock: Clock | None = None,
+                         kb: KnowledgeBase | None = None) -> AsyncIterator["Assistant"]:
+    """Storage + knowledge base + the core, closed again on exit (also on errors)."""
+    from handlers import Assistant
+    from storage.db import connect
+    from storage.dialogs import DialogRepo, SeenUpdates
+    from storage.users import UserRepo
+
+    kb = kb or KnowledgeBase.load(settings.bot_knowledge_dir)
+    conn = await connect(settings.bot_db)
+    try:
+        yield Assistant(settings=settings, kb=kb, users=UserRepo(conn), dialogs=DialogRepo(conn),
+                        seen=SeenUpdates(conn), clock=clock or SystemClock())
+    finally:
+        await conn.close()
+
+
+def _stop_event() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, so the bot stops between updates and closes the db."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    return stop
+
+
+async def run_telegram(settings: Settings) -> None:
+    from channels.telegram import TelegramChannel, build_application
+
+    async with open_assistant(settings) as assistant:
+        channel = TelegramChannel(assistant, settings, build_application(settings))
+        await channel.run(_stop_event())
+    log.info("stopped; database closed")
+
+
+async def run_console(settings: Settings, lang: str | None) -> None:
+    from channels.console import run_console as loop
+
+    async with open_assistant(settings) as assistant:
+        chat = asyncio.ensure_future(loop(assistant, language_code=lang))
+        stop = _stop_event()
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({chat, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not chat.done():
+            chat.cancel()
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    """One answer per question; with --json one object per line. Needs no database."""
+    from handlers.faq import decide, render
+
+    kb = KnowledgeBase.load(settings.bot_knowledge_dir)
+    questions = sys.stdin if args.question == "-" else [args.question]
+    for raw in questions:
+        question = raw.rstrip("\n")
+        if args.question == "-" and not question.strip():
+            continue
+        decision = decide(kb, question, args.lang)
+        with i18n.use(args.lang or decision.lang):
+            answer = "\n\n".join(r.text for r in render(kb, decision))
+        if args.json:
+            print(json.dumps({"answer": answer, "fallback": decision.fallback,
+                              "entry_id": decision.entry.id if decision.entry else None,
+                              "score": round(decision.score, 4), "kind": decision.kind},
+                             ensure_ascii=False), flush=True)
+        else:
+            print(answer)
+    return 0
+
+
+def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.check import check
+
+    errors, warnings = check(settings.bot_knowledge_dir)
+    for w in warnings:
+        print(f"warning: {w}")
+    for e in errors:
+        print(f"error: {e}")
+    print(f"{len(errors)} error(s), {len(warnings)} warning(s)")
+    return 1 if errors else 0
+
+
+async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.admin import RoleError, find_target, grant, revoke
+
+    async with open_assistant(settings) as a:
+        now = a.clock.now()
+        if args.users_cmd == "list":
+            for u in await a.users.list_users(args.limit):
+                print(f"{u.channel}:{u.external_id}\t{u.role}\t{u.language or '-'}\t{u.last_seen}")
+            for c in await a.users.list_cadres():
+                print(f"cadre {c.channel}:{c.external_id}\t{c.level}\t{c.area_path}")
+            return 0
+        try:
+            target = await find_target(a.users, args.user, "telegram")
+            if args.users_cmd == "promote":
+                area = await grant(a.users, a.kb.gazetteer, target, args.level, args.area, now,
+                                   by=None)
+                print(f"{args.user} is now a cadre of {area}")
+            else:
+                print(f"{args.user}: {await revoke(a.users, target, now, by=None)} area(s) removed")
+        except RoleError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bot.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd")
+    sub.add_parser("run", help="Telegram if a token is set, else the console chat")
+    chat = sub.add_parser("chat", help="the console chat")
+    chat.add_argument("--lang", choices=i18n.LANGUAGES)
+    ask = sub.add_parser("ask", help="answer one question (or '-' for one per stdin line)")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true")
+    ask.add_argument("--lang", choices=i18n.LANGUAGES)
+    kb = sub.add_parser("kb", help="knowledge base tools")
+    kb.add_argument("kb_cmd", choices=["check"])
+    users = sub.add_parser("users", help="users and cadre roles")
+    usub = users.add_subparsers(dest="users_cmd", required=True)
+    ul = usub.add_parser("list")
+    ul.add_argument("--limit", type=int, default=100)
+    up = usub.add_parser("promote", help="make a user a cadre of an area")
+    up.add_argument("user", help="telegram user id, or channel:id")
+    up.add_argument("level", help="city | district | township | village")
+    up.add_argument("area", nargs="?", default="", help="e.g. 岳麓区/XX街道")
+    ud = usub.add_parser("demote", help="take back all cadre areas")
+    ud.add_argument("user")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.bot_log_level, [settings.telegram_bot_token or ""])
+    if args.cmd == "ask":
+        return cmd_ask(settings, args)
+    if args.cmd == "kb":
+        return cmd_kb(settings, args)
+    if args.cmd == "users":
+        return asyncio.run(cmd_users(settings, args))
+    if args.cmd == "chat" or (args.cmd in (None, "run") and not settings.telegram_bot_token):
+        asyncio.run(run_console(settings, getattr(args, "lang", None)))
+        return 0
+    asyncio.run(run_telegram(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

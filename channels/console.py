@@ -1,0 +1,78 @@
+"""Console channel: a chat in the terminal. Buttons become numbered choices; type the number."""
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from typing import TextIO
+
+from core.messages import Incoming, Reply, User
+from handlers.core import Assistant
+
+CHANNEL = "console"
+_LOC = re.compile(r"^loc\s+(-?\d+(?:\.\d+)?)[\s,]+(-?\d+(?:\.\d+)?)$", re.IGNORECASE)
+
+
+def format_replies(replies: list[Reply]) -> tuple[str, list[str]]:
+    """Text for the terminal, and the payloads the numbers stand for."""
+    lines: list[str] = []
+    payloads: list[str] = []
+    for reply in replies:
+        lines.append(reply.text)
+        for row in reply.buttons:
+            for button in row:
+                payloads.append(button.payload)
+                lines.append(f"  [{len(payloads)}] {button.label}")
+        if reply.document is not None:
+            lines.append(f"  (file: {reply.document.filename}, {len(reply.document.content)} B)")
+        if reply.location is not None:
+            lines.append(f"  (location: {reply.location[0]:.5f}, {reply.location[1]:.5f})")
+    return "\n".join(lines), payloads
+
+
+def to_incoming(line: str, payloads: list[str], user: User) -> Incoming:
+    """A typed line: a choice number, `loc LAT LON`, or text."""
+    stripped = line.strip()
+    if stripped.isdigit() and 1 <= int(stripped) <= len(payloads):
+        return Incoming(user, CHANNEL, payload=payloads[int(stripped) - 1])
+    if m := _LOC.match(stripped):
+        return Incoming(user, CHANNEL, location=(float(m.group(1)), float(m.group(2))))
+    return Incoming(user, CHANNEL, text=line.rstrip("\n"))
+
+
+class ConsoleNotifier:
+    """Messages the bot starts itself, printed to the terminal."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    async def notify(self, external_id: str, replies: list[Reply]) -> None:
+        text, _payloads = format_replies(replies)
+        print(text, file=self._out, flush=True)
+
+
+async def run_console(assistant: Assistant, *, stdin: TextIO = sys.stdin,
+                      stdout: TextIO = sys.stdout, user_id: str = "local",
+                      language_code: str | None = None) -> None:
+    """Read lines until EOF (works interactively and with piped input, one message a line)."""
+    user = User(CHANNEL, user_id, language_code, "console")
+    interactive = stdin.isatty()
+    payloads: list[str] = []
+    loop = asyncio.get_running_loop()
+    first = await assistant.handle(Incoming(user, CHANNEL, text="/start"))
+    text, payloads = format_replies(first)
+    print(text, file=stdout, flush=True)
+    while True:
+        if interactive:
+            print("> ", end="", file=stdout, flush=True)
+        line = await loop.run_in_executor(None, stdin.readline)
+        if not line:
+            break
+        if not line.strip():
+            continue
+        replies = await assistant.handle(to_incoming(line, payloads, user))
+        text, new_payloads = format_replies(replies)
+        payloads = new_payloads or payloads
+        print(text, file=stdout, flush=True)
+        if not interactive:
+            print("", file=stdout, flush=True)

@@ -1,0 +1,206 @@
+"""Telegram channel (python-telegram-bot 22): translates Updates to Incoming and Replies back."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
+                      Message, Update)
+from telegram.constants import ChatType, MessageLimit
+from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler,
+                          ContextTypes, Defaults, MessageHandler, filters)
+
+from core import i18n
+from core.i18n import _
+from core.messages import Contact, Incoming, Reply, User
+from core.settings import Settings
+from handlers.core import Assistant
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+SEND_ATTEMPTS = 4
+PUBLIC_COMMANDS = ("start", "help", "lang", "menu", "cancel", "whoami")
+
+
+def command_descriptions() -> dict[str, str]:
+    return {"start": _("Start and show the menu"), "help": _("What I can do"),
+            "lang": _("Switch language 中文/English"), "menu": _("Show the topic menu"),
+            "cancel": _("Stop the current step"), "whoami": _("Show my id and role")}
+
+
+def build_application(settings: Settings, *, poll_timeout: float = 10.0) -> Application:
+    """The PTB application with the rate limiter, time zone defaults and base URL from settings."""
+    rate = settings.telegram_max_rate
+    return (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token or "")
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
+        .rate_limiter(AIORateLimiter(overall_max_rate=rate, group_max_rate=min(rate, 20),
+                                     max_retries=3))
+        .defaults(Defaults(tzinfo=settings.tz))
+        .concurrent_updates(settings.telegram_concurrency)
+        .get_updates_read_timeout(poll_timeout + 5)
+        .build()
+    )
+
+
+def _mentions_bot(message: Message, username: str | None) -> bool:
+    text = message.text or message.caption or ""
+    if username and f"@{username.lower()}" in text.lower():
+        return True
+    reply = message.reply_to_message
+    return bool(reply and reply.from_user and reply.from_user.is_bot
+                and reply.from_user.username == username)
+
+
+def to_incoming(update: Update, bot_username: str | None) -> Incoming | None:
+    """Translate an update; None when the bot should stay silent (group chatter)."""
+    tg_user = update.effective_user
+    chat = update.effective_chat
+    if tg_user is None or chat is None:
+        return None
+    user = User(CHANNEL, str(tg_user.id), tg_user.language_code, tg_user.full_name)
+    uid = str(update.update_id)
+    if update.callback_query is not None:
+        return Incoming(user, str(chat.id), payload=update.callback_query.data or "",
+                        update_id=uid)
+    message = update.effective_message
+    if message is None:
+        return None
+    if chat.type != ChatType.PRIVATE:
+        is_command = bool(message.text and message.text.startswith("/"))
+        if not (is_command or _mentions_bot(message, bot_username)):
+            return None
+    if message.text is not None:
+        text = message.text
+        if bot_username:
+            text = text.replace(f"@{bot_username}", "").strip() or text
+        return Incoming(user, str(chat.id), text=text, update_id=uid)
+    if message.location is not None:
+        loc = message.location
+        return Incoming(user, str(chat.id), location=(loc.latitude, loc.longitude), update_id=uid)
+    if message.contact is not None:
+        c = message.contact
+        owner = str(c.user_id) if c.user_id else None
+        return Incoming(user, str(chat.id), contact=Contact(c.phone_number, owner), update_id=uid)
+    kind = next((k for k in ("sticker", "photo", "voice", "audio", "video", "video_note",
+                             "document", "animation", "poll", "dice") if getattr(message, k)),
+                "other")
+    return Incoming(user, str(chat.id), media=kind, update_id=uid)
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.payload)
+                                  for b in row] for row in reply.buttons])
+
+
+def _chunks(text: str) -> list[str]:
+    limit = MessageLimit.MAX_TEXT_LENGTH
+    return [text[i : i + limit] for i in range(0, len(text), limit)] or [""]
+
+
+class TelegramChannel:
+    """Holds the PTB application and its callbacks; implements the Notifier protocol."""
+
+    def __init__(self, assistant: Assistant, settings: Settings, app: Application) -> None:
+        self.assistant = assistant
+        self.settings = settings
+        self.app = app
+        app.add_handler(CallbackQueryHandler(self.on_callback))
+        app.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, self.on_message))
+        app.add_error_handler(self.on_error)
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        incoming = to_incoming(update, context.bot.username)
+        if incoming is None:
+            return
+        replies = await self.assistant.handle(incoming)
+        await self.send(incoming.chat_id, replies)
+
+    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        try:
+            await query.answer()  # stop the button's spinner first
+        except (NetworkError, TimedOut) as exc:
+            log.warning("could not answer callback of update %s: %s", update.update_id, exc)
+        incoming = to_incoming(update, context.bot.username)
+        if incoming is None:
+            return
+        replies = await self.assistant.handle(incoming)
+        await self.send(incoming.chat_id, replies)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        uid = update.update_id if isinstance(update, Update) else None
+        log.error("error while handling update %s", uid, exc_info=context.error)
+
+    async def notify(self, external_id: str, replies: list[Reply]) -> None:
+        """Notifier: a message the bot starts itself, to a user's private chat."""
+        await self.send(external_id, replies)
+
+    async def send(self, chat_id: str, replies: list[Reply]) -> None:
+        for reply in replies:
+            await self._send_one(int(chat_id), reply)
+
+    async def _send_one(self, chat_id: int, reply: Reply) -> None:
+        bot = self.app.bot
+        if reply.document is not None:
+            doc = InputFile(reply.document.content, filename=reply.document.filename)
+            await self._retry(lambda: bot.send_document(chat_id, doc, caption=reply.text[:1024],
+                                                        reply_markup=_markup(reply)))
+            return
+        if reply.location is not None:
+            lat, lon = reply.location
+            await self._retry(lambda: bot.send_location(chat_id, latitude=lat, longitude=lon))
+        parts = _chunks(reply.text)
+        for i, part in enumerate(parts):
+            markup = _markup(reply) if i == len(parts) - 1 else None
+            await self._retry(lambda: bot.send_message(chat_id, part, reply_markup=markup))
+
+    async def _retry(self, call) -> None:  # type: ignore[no-untyped-def]
+        """Retry timeouts, 5xx and flood waits with backoff; give up on a blocked chat."""
+        delay = 0.5
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                await call()
+                return
+            except Forbidden as exc:
+                log.warning("chat blocked the bot or is gone: %s", exc.message)
+                return
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+                await asyncio.sleep(seconds)
+            except (TimedOut, NetworkError) as exc:
+                if attempt == SEND_ATTEMPTS:
+                    log.error("giving up sending after %d attempts: %s", attempt, exc)
+                    return
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    async def set_commands(self) -> None:
+        """Register the command list in both languages (Chinese also as the default)."""
+        for lang, code in (("zh", None), ("zh", "zh"), ("en", "en")):
+            with i18n.use(lang):
+                desc = command_descriptions()
+                commands = [BotCommand(c, desc[c]) for c in PUBLIC_COMMANDS]
+            await self.app.bot.set_my_commands(commands, language_code=code)
+
+    async def run(self, stop: asyncio.Event, *, poll_interval: float = 0.0,
+                  poll_timeout: int = 10) -> None:
+        """Long polling until `stop` is set; then stop cleanly (no update lost or half done)."""
+        async with self.app:
+            await self.set_commands()
+            await self.app.start()
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(
+                poll_interval=poll_interval, timeout=poll_timeout,
+                allowed_updates=["message", "callback_query"])
+            log.info("telegram polling started as @%s", self.app.bot.username)
+            await stop.wait()
+            await self.app.updater.stop()
+            await self.app.stop()

@@ -1,0 +1,37 @@
+"""Logging set-up that never writes the bot token (or anything shaped like one)."""
+from __future__ import annotations
+
+import logging
+import re
+
+_TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then hides secrets in the whole line, tracebacks included."""
+
+    def __init__(self, fmt: str, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        self._secrets = [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self._secrets)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    text = _TOKEN_SHAPE.sub("<token>", text)
+    for secret in secrets:
+        text = text.replace(secret, "<token>")
+    return text
+
+
+def setup_logging(level: str, secrets: list[str]) -> None:
+    """Log to stderr; quiet httpx, whose request lines contain the token in the URL."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -1,0 +1,61 @@
+"""Channel-agnostic message types: what a channel hands the core, and what the core returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class User:
+    channel: str
+    external_id: str
+    language_code: str | None = None
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class Contact:
+    phone: str
+    user_external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a user sent. Exactly one of text / payload / location / contact / media is set."""
+
+    user: User
+    chat_id: str
+    text: str | None = None
+    payload: str | None = None  # button data; never trusted
+    location: tuple[float, float] | None = None
+    contact: Contact | None = None
+    media: str | None = None  # "sticker", "photo", "voice", "document", ... (unsupported kinds)
+    update_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    document: Document | None = None
+    location: tuple[float, float] | None = None
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+class Notifier(Protocol):
+    """Sends messages the bot starts itself (reminders, notices). Each channel implements it."""
+
+    async def notify(self, external_id: str, replies: list[Reply]) -> None: ...

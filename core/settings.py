@@ -1,0 +1,94 @@
+"""Typed settings read once at start from environment variables and an optional TOML file."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value the bot cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its environment. Built in bot.py, passed down."""
+
+    telegram_bot_token: str | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    bot_db: Path = PROJECT_ROOT / "data" / "bot.sqlite3"
+    bot_timezone: str = "Asia/Shanghai"
+    bot_admins: frozenset[str] = field(default_factory=frozenset)
+    bot_knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    bot_log_level: str = "INFO"
+    telegram_max_rate: float = 30.0
+    telegram_concurrency: int = 32
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.bot_timezone)
+
+    def is_admin(self, channel: str, external_id: str) -> bool:
+        """Admins are Telegram ids, or `channel:id` for other channels (e.g. `console:local`)."""
+        if channel == "telegram" and external_id in self.bot_admins:
+            return True
+        return f"{channel}:{external_id}" in self.bot_admins
+
+    def redacted(self) -> dict[str, str]:
+        """The settings as text, with the token hidden (for `bot.py config` and logs)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "telegram_bot_token":
+                value = "(set)" if value else "(not set)"
+            elif isinstance(value, frozenset):
+                value = ",".join(sorted(value))
+            out[f.name.upper()] = str(value)
+        return out
+
+
+def _parse(name: str, raw: object) -> object:
+    if name == "bot_admins":
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return frozenset(str(i).strip() for i in items if str(i).strip())
+    if name in ("bot_db", "bot_knowledge_dir"):
+        return Path(str(raw)).expanduser()
+    if name == "telegram_max_rate":
+        return float(raw)  # type: ignore[arg-type]
+    if name == "telegram_concurrency":
+        return int(raw)  # type: ignore[call-overload]
+    return str(raw) if raw is not None else None
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read settings: defaults < TOML file (BOT_CONFIG, or ./bot.toml if present) < environment."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, object] = {}
+    config_path = env.get("BOT_CONFIG") or ("bot.toml" if Path("bot.toml").exists() else None)
+    if config_path:
+        try:
+            data = tomllib.loads(Path(config_path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read config file {config_path}: {exc}") from exc
+        for key, raw in data.items():
+            values[key.lower()] = raw
+    for f in fields(Settings):
+        if f.name.upper() in env and env[f.name.upper()] != "":
+            values[f.name] = env[f.name.upper()]
+    known = {f.name for f in fields(Settings)}
+    unknown = set(values) - known
+    if unknown:
+        raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
+    try:
+        parsed = {k: _parse(k, v) for k, v in values.items()}
+        settings = Settings(**parsed)  # type: ignore[arg-type]
+        settings.tz  # noqa: B018 - validate the zone now, not at first use
+    except ZoneInfoNotFoundError as exc:
+        raise SettingsError(f"unknown time zone: {values.get('bot_timezone')}") from exc
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(str(exc)) from exc
+    return settings

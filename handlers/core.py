@@ -1,0 +1,125 @@
+"""Routes one incoming message to the feature that answers it, and returns the replies."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core import i18n
+from core.clock import Clock
+from core.i18n import _
+from core.messages import Incoming, Reply
+from core.settings import Settings
+from knowledge.base import KnowledgeBase
+from storage.dialogs import DialogRepo, DialogState, SeenUpdates
+from storage.users import UserRepo, UserRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """What a handler needs about the message it answers."""
+
+    msg: Incoming
+    user: UserRow
+    lang: str
+    dialog: DialogState | None
+
+
+Handler = Callable[["Assistant", Context], Awaitable[list[Reply]]]
+
+
+class Assistant:
+    """The channel-agnostic core. Channels translate to `Incoming` and send back `Reply`s."""
+
+    def __init__(self, *, settings: Settings, kb: KnowledgeBase, users: UserRepo,
+                 dialogs: DialogRepo, seen: SeenUpdates, clock: Clock) -> None:
+        from handlers import admin, faq, media, start
+
+        self.settings = settings
+        self.kb = kb
+        self.users = users
+        self.dialogs = dialogs
+        self.seen = seen
+        self.clock = clock
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self.commands: dict[str, Handler] = {
+            **start.COMMANDS, **admin.COMMANDS, **faq.COMMANDS,
+        }
+        self.buttons: dict[str, Handler] = {**start.BUTTONS, **faq.BUTTONS}
+        self._on_text: Handler = faq.on_text
+        self._on_dialog: dict[str, Handler] = {**faq.DIALOGS}
+        self._on_media: Handler = media.on_unsupported
+
+    async def handle(self, msg: Incoming) -> list[Reply]:
+        """Answer one message. Never raises: an unexpected error becomes an apology."""
+        key = f"{msg.user.channel}:{msg.user.external_id}"
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:  # one message at a time per user, so dialog steps stay in order
+            return await self._handle(msg)
+
+    async def _handle(self, msg: Incoming) -> list[Reply]:
+        lang = i18n.language_from_code(msg.user.language_code)
+        with i18n.use(lang):
+            try:
+                now = self.clock.now()
+                if msg.update_id and not await self.seen.first_time(
+                    msg.user.channel, msg.update_id, now
+                ):
+                    log.info("update %s delivered again; ignored", msg.update_id)
+                    return []
+                user = await self.users.touch(
+                    msg.user.channel, msg.user.external_id, msg.user.language_code, now,
+                    is_admin=self.settings.is_admin(msg.user.channel, msg.user.external_id),
+                )
+                lang = user.language or lang
+                with i18n.use(lang):
+                    dialog = await self.dialogs.get(user.id, now)
+                    return await self._route(Context(msg, user, lang, dialog))
+            except Exception:
+                log.exception("handler failed for update %s", msg.update_id)
+                return [Reply(_("Sorry, something went wrong on our side. Please try again "
+                                "in a moment, or call the 12345 hotline."))]
+
+    async def _route(self, ctx: Context) -> list[Reply]:
+        msg = ctx.msg
+        if msg.payload is not None:
+            prefix = msg.payload.split(":", 1)[0]
+            handler = self.buttons.get(prefix)
+            if handler is None:
+                return await stale_button(self, ctx)
+            return await handler(self, ctx)
+        if msg.text is not None:
+            text = msg.text.strip()
+            if text.startswith("/"):
+                name = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if text[1:] else ""
+                handler = self.commands.get(name)
+                if handler is None:
+                    return [Reply(_("I don't know that command. Send /help to see what I can "
+                                    "do."))]
+                return await handler(self, ctx)
+            if ctx.dialog and ctx.dialog.flow in self._on_dialog:
+                return await self._on_dialog[ctx.dialog.flow](self, ctx)
+            return await self._on_text(self, ctx)
+        return await self._on_media(self, ctx)
+
+
+async def stale_button(assistant: Assistant, ctx: Context) -> list[Reply]:
+    """A button from an old message, or data nobody of ours made: say so, offer the menu."""
+    from handlers.start import main_menu
+
+    log.info("stale or unknown button data from update %s", ctx.msg.update_id)
+    return [Reply(_("That button is no longer valid. Here is the menu again."),
+                  buttons=main_menu(assistant.kb))]
+
+
+def command_args(ctx: Context) -> list[str]:
+    """The words after the command, e.g. ['123', 'district', '岳麓区'] for '/promote 123 ...'."""
+    return (ctx.msg.text or "").strip().split()[1:]

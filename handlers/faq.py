@@ -1,0 +1,175 @@
+"""Free-text questions answered from the knowledge base: answer, ask back, or decline."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core import i18n
+from core.i18n import _
+from core.messages import Button, Reply
+from knowledge.base import Decision, Entry, KnowledgeBase
+from knowledge.places import Place, PlaceMatch
+from knowledge.text import has_content
+
+if TYPE_CHECKING:
+    from handlers.core import Assistant, Context
+
+PLACE_FLOW = "place"
+LABEL_CHARS = 28
+MAX_QUESTION_CHARS = 1000  # longer texts are not questions; ranking them helps nobody
+
+
+def entry_label(kb: KnowledgeBase, entry: Entry) -> str:
+    """A short button label for an entry: its menu label, else its first phrasing."""
+    for topic in kb.menu:
+        for eid, zh, en in topic.items:
+            if eid == entry.id:
+                return i18n.pick(zh, en)
+    first = i18n.pick(entry.q_zh[0] if entry.q_zh else entry.id,
+                      entry.q_en[0] if entry.q_en else entry.id)
+    return first if len(first) <= LABEL_CHARS else first[: LABEL_CHARS - 1] + "…"
+
+
+def office_text(place: Place) -> str:
+    """The registry's operator fields, or how to confirm them when they are not recorded."""
+    reg = place.registry
+    labels = {"address": _("Address"), "phone": _("Phone"), "hours": _("Opening hours"),
+              "appointment": _("Appointments")}
+    lines = [f"{labels[k]}: {reg[k]}" for k in labels if reg.get(k)]
+    if len(lines) < len(labels):
+        lines.append(_("The address, phone number and opening hours of this registry are not "
+                       "recorded here yet. Please confirm them by calling 12345 or asking the "
+                       "{place} civil affairs bureau.").format(place=place.name(i18n.current())))
+    return "\n".join(lines)
+
+
+def entry_text(kb: KnowledgeBase, entry: Entry, place: PlaceMatch | None) -> str:
+    """The answer of an entry in the current language, with place details filled in."""
+    text = i18n.pick(entry.a_zh, entry.a_en)
+    if place is not None:
+        lang = i18n.current()
+        text = text.replace("{place}", place.place.name(lang))
+        text = text.replace("{office}", office_text(place.place))
+        extras = [i18n.pick(e.a_zh, e.a_en) for e in kb.entries.values()
+                  if place.place.id in e.places and e.topic == "community"]
+        if entry.needs_place == "any" and extras:
+            text += "\n\n" + "\n\n".join(extras)
+        if place.former:
+            note = i18n.pick(place.place.former_note_zh, place.place.former_note_en)
+            text = f"{note}\n{text}" if note else text
+    return text.strip()
+
+
+def district_buttons(kb: KnowledgeBase, entry: Entry) -> tuple[tuple[Button, ...], ...]:
+    lang = i18n.current()
+    buttons = [Button(p.name(lang), f"p:{entry.id}:{p.id}") for p in kb.gazetteer.districts()]
+    return tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
+
+
+def related_buttons(kb: KnowledgeBase, entry: Entry) -> tuple[tuple[Button, ...], ...]:
+    rows = tuple((Button(entry_label(kb, kb.entries[sid]), f"e:{sid}"),)
+                 for sid in entry.see_also[:3] if sid in kb.entries)
+    return rows + ((Button(_("Back to menu"), "menu:"),),)
+
+
+def fallback_reply(kb: KnowledgeBase) -> Reply:
+    from handlers.start import main_menu
+
+    return Reply(_("Sorry, I can't answer that one. I can help with marriage and divorce "
+                   "registration, village-affairs disclosure, community services and "
+                   "volunteering. For anything else, call the 12345 government service "
+                   "hotline (24 hours a day)."), buttons=main_menu(kb))
+
+
+def render(kb: KnowledgeBase, decision: Decision) -> list[Reply]:
+    """Turn a ranking decision into replies (shared by the chat and `bot.py ask`)."""
+    entry = decision.entry
+    if decision.kind == "empty":
+        return [Reply(_("Please type your question in words, for example: 结婚登记要带什么？"))]
+    if decision.kind == "fallback" or entry is None:
+        return [fallback_reply(kb)]
+    if decision.kind == "out_of_scope":
+        return [Reply(entry_text(kb, entry, None))]
+    if decision.kind == "clarify":
+        rows = tuple((Button(entry_label(kb, e), f"e:{e.id}"),) for e, _s in decision.candidates)
+        return [Reply(_("Which of these do you mean?"), buttons=rows)]
+    if decision.kind == "need_place":
+        return [Reply(_("Which district or county? Choose below or type its name."),
+                      buttons=district_buttons(kb, entry))]
+    place = kb.place_for(entry, decision.places)
+    return [Reply(entry_text(kb, entry, place), buttons=related_buttons(kb, entry))]
+
+
+def decide(kb: KnowledgeBase, text: str, lang: str | None = None) -> Decision:
+    """Rank a question, or say it had no words in it."""
+    if not has_content(text):
+        return Decision("empty", lang or i18n.current())
+    return kb.decide(text, lang)
+
+
+async def on_text(assistant: Assistant, ctx: Context) -> list[Reply]:
+    """A free-text question."""
+    text = ctx.msg.text or ""
+    if len(text) > MAX_QUESTION_CHARS:
+        return [Reply(_("That message is too long for me. Please ask one question in a "
+                        "sentence or two."))]
+    decision = decide(assistant.kb, text, ctx.lang)
+    if decision.kind == "need_place" and decision.entry is not None:
+        await assistant.dialogs.set(ctx.user.id, PLACE_FLOW, "ask_place",
+                                    {"entry": decision.entry.id}, assistant.clock.now())
+    return render(assistant.kb, decision)
+
+
+async def on_place_reply(assistant: Assistant, ctx: Context) -> list[Reply]:
+    """The user was asked which district: a typed place answers it, anything else is new."""
+    await assistant.dialogs.clear(ctx.user.id)
+    entry = assistant.kb.entries.get(str(ctx.dialog.data.get("entry"))) if ctx.dialog else None
+    places = tuple(assistant.kb.gazetteer.find(ctx.msg.text or ""))
+    place = assistant.kb.place_for(entry, places) if entry else None
+    if entry is None or place is None:
+        return await on_text(assistant, ctx)
+    return [Reply(entry_text(assistant.kb, entry, place),
+                  buttons=related_buttons(assistant.kb, entry))]
+
+
+async def on_entry_button(assistant: Assistant, ctx: Context) -> list[Reply]:
+    """A button naming an entry (menu item, clarification, related question)."""
+    from handlers.core import stale_button
+
+    entry = assistant.kb.entries.get((ctx.msg.payload or "").partition(":")[2])
+    if entry is None:
+        return await stale_button(assistant, ctx)
+    decision = Decision("need_place" if entry.needs_place else "answer", ctx.lang, entry, 1.0)
+    if entry.needs_place:
+        await assistant.dialogs.set(ctx.user.id, PLACE_FLOW, "ask_place", {"entry": entry.id},
+                                    assistant.clock.now())
+    return render(assistant.kb, decision)
+
+
+async def on_place_button(assistant: Assistant, ctx: Context) -> list[Reply]:
+    """`p:<entry>:<place>`: the district chosen for a place-dependent entry."""
+    from handlers.core import stale_button
+
+    _prefix, entry_id, place_id = ((ctx.msg.payload or "").split(":") + ["", ""])[:3]
+    entry = assistant.kb.entries.get(entry_id)
+    place = assistant.kb.gazetteer.places.get(place_id)
+    if entry is None or place is None or not entry.needs_place:
+        return await stale_button(assistant, ctx)
+    await assistant.dialogs.clear(ctx.user.id)
+    match = PlaceMatch(place, place.name_zh, False)
+    return [Reply(entry_text(assistant.kb, entry, match),
+                  buttons=related_buttons(assistant.kb, entry))]
+
+
+async def on_cancel(assistant: Assistant, ctx: Context) -> list[Reply]:
+    """Leave whatever flow the user is in."""
+    from handlers.start import main_menu
+
+    had = ctx.dialog is not None
+    await assistant.dialogs.clear(ctx.user.id)
+    text = _("Cancelled.") if had else _("There is nothing to cancel.")
+    return [Reply(text, buttons=main_menu(assistant.kb))]
+
+
+COMMANDS = {"cancel": on_cancel}
+BUTTONS = {"e": on_entry_button, "p": on_place_button}
+DIALOGS = {PLACE_FLOW: on_place_reply}

@@ -1,0 +1,156 @@
+"""The knowledge base: loads the YAML data files, ranks entries for a question, decides."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from knowledge.places import Gazetteer, PlaceMatch
+from knowledge.ranker import Ranker
+from knowledge.text import Synonyms, guess_language
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent
+TOPICS = ("marriage", "divorce", "certificate", "disclosure", "inspection", "community",
+          "volunteer", "hotline", "bot", "out_of_scope")
+PLACE_KINDS = ("district", "community", "any")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    topic: str
+    q_zh: tuple[str, ...]
+    q_en: tuple[str, ...]
+    a_zh: str
+    a_en: str
+    source: str = ""
+    confidence: str = ""
+    historical: bool = False
+    places: tuple[str, ...] = ()
+    see_also: tuple[str, ...] = ()
+    needs_place: str | None = None
+    file: str = field(default="", compare=False)
+
+    @property
+    def out_of_scope(self) -> bool:
+        return self.topic == "out_of_scope"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the ranking decided for one question; rendering into text is the handlers' job."""
+
+    kind: str  # answer | clarify | need_place | out_of_scope | fallback | empty
+    lang: str
+    entry: Entry | None = None
+    score: float = 0.0
+    candidates: tuple[tuple[Entry, float], ...] = ()
+    places: tuple[PlaceMatch, ...] = ()
+
+    @property
+    def fallback(self) -> bool:
+        return self.kind in ("fallback", "out_of_scope", "empty")
+
+
+@dataclass(frozen=True)
+class MenuTopic:
+    id: str
+    title_zh: str
+    title_en: str
+    items: tuple[tuple[str, str, str], ...]  # (entry id, label zh, label en)
+
+
+def read_yaml(path: Path) -> object:
+    with path.open(encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_Loader)
+
+
+def entry_from_data(raw: dict, file: str) -> Entry:
+    def strings(key: str) -> tuple[str, ...]:
+        return tuple(str(x) for x in (raw.get(key) or ()))
+
+    return Entry(
+        id=str(raw.get("id", "")), topic=str(raw.get("topic", "")),
+        q_zh=strings("q_zh"), q_en=strings("q_en"),
+        a_zh=str(raw.get("a_zh") or "").strip(), a_en=str(raw.get("a_en") or "").strip(),
+        source=str(raw.get("source") or ""), confidence=str(raw.get("confidence") or ""),
+        historical=bool(raw.get("historical")), places=strings("places"),
+        see_also=strings("see_also"), needs_place=raw.get("needs_place"), file=file,
+    )
+
+
+class KnowledgeBase:
+    """Entries, places, synonyms and menu from knowledge/, with the ranking built once."""
+
+    def __init__(self, entries: list[Entry], gazetteer: Gazetteer, synonyms: Synonyms,
+                 menu: list[MenuTopic], ranking: dict[str, float]) -> None:
+        self.entries = {e.id: e for e in entries}
+        self.gazetteer = gazetteer
+        self.synonyms = synonyms
+        self.menu = menu
+        self.ranking = ranking
+        phrasings = {e.id: [gazetteer.strip(q) for q in (*e.q_zh, *e.q_en)] for e in entries}
+        self.ranker = Ranker(phrasings, synonyms, best_weight=ranking.get("best_weight", 0.7))
+
+    @classmethod
+    def load(cls, directory: Path = KNOWLEDGE_DIR) -> KnowledgeBase:
+        entries = [entry_from_data(raw, path.name)
+                   for path in sorted((directory / "entries").glob("*.yaml"))
+                   for raw in (read_yaml(path) or [])]
+        gazetteer = Gazetteer.from_data(read_yaml(directory / "places.yaml"))  # type: ignore[arg-type]
+        synonyms = Synonyms.from_data(read_yaml(directory / "synonyms.yaml"))  # type: ignore[arg-type]
+        menu_data = read_yaml(directory / "menu.yaml") or {}
+        menu = [MenuTopic(t["id"], t["title_zh"], t["title_en"],
+                          tuple((i["entry"], i["zh"], i["en"]) for i in t.get("items") or ()))
+                for t in menu_data.get("topics", [])]  # type: ignore[union-attr]
+        ranking = {k: float(v) for k, v in (read_yaml(directory / "ranking.yaml") or {}).items()}  # type: ignore[union-attr]
+        return cls(entries, gazetteer, synonyms, menu, ranking)
+
+    def decide(self, question: str, lang: str | None = None) -> Decision:
+        """Answer, ask back (near tie or missing place), or decline, for one question."""
+        lang = lang or guess_language(question)
+        places = tuple(self.gazetteer.find(question))
+        scored = self._scored(question, {pm.place.id for pm in places})
+        if not scored:
+            return Decision("fallback", lang, places=places)
+        (top, top_score), rest = scored[0], scored[1:]
+        threshold = self.ranking.get(f"threshold_{guess_language(question)}", 0.4)
+        if top_score < threshold:
+            return Decision("fallback", lang, score=top_score, places=places,
+                            candidates=tuple(scored[:3]))
+        if top.out_of_scope:
+            return Decision("out_of_scope", lang, top, top_score, places=places)
+        close = tuple((e, s) for e, s in rest[:2]
+                      if not e.out_of_scope and top_score - s < self.ranking.get("margin", 0.05)
+                      and s >= threshold)
+        if close:
+            return Decision("clarify", lang, top, top_score, ((top, top_score), *close), places)
+        if top.needs_place and not self.place_for(top, places):
+            return Decision("need_place", lang, top, top_score, places=places)
+        return Decision("answer", lang, top, top_score, places=places)
+
+    def _scored(self, question: str, place_ids: set[str]) -> list[tuple[Entry, float]]:
+        bonus = self.ranking.get("place_bonus", 0.1)
+        out = []
+        for s in self.ranker.rank(self.gazetteer.strip(question), limit=8):
+            entry = self.entries[s.entry_id]
+            score = s.score + (bonus if place_ids & set(entry.places) else 0.0)
+            out.append((entry, min(score, 1.0)))
+        out.sort(key=lambda es: -es[1])
+        return out
+
+    def place_for(self, entry: Entry, places: tuple[PlaceMatch, ...]) -> PlaceMatch | None:
+        """The recognised place that fits what the entry needs (a district, or any place)."""
+        for pm in places:
+            if entry.needs_place == "any" and pm.place.kind != "city":
+                return pm
+            if entry.needs_place == "district" and pm.place.kind == "district":
+                return pm
+        if entry.needs_place == "district":
+            for pm in places:
+                if pm.place.district:
+                    parent = self.gazetteer.places[pm.place.district]
+                    return PlaceMatch(parent, pm.matched, False)
+        return None

@@ -1,0 +1,79 @@
+"""Recognises Changsha's districts, counties and the seed's communities in a question."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from knowledge.text import normalise
+
+
+@dataclass(frozen=True)
+class Place:
+    id: str
+    kind: str  # city | district | community
+    name_zh: str
+    name_en: str
+    aliases: tuple[str, ...] = ()
+    former: tuple[str, ...] = ()
+    former_note_zh: str = ""
+    former_note_en: str = ""
+    district: str = ""  # for communities, when the sources say
+    registry: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+@dataclass(frozen=True)
+class PlaceMatch:
+    place: Place
+    matched: str  # the text as it stood in the question
+    former: bool  # matched an old name (望城县, 宁乡县)
+
+
+def _place(kind: str, raw: dict) -> Place:
+    return Place(
+        id=raw["id"], kind=kind, name_zh=raw["name_zh"], name_en=raw["name_en"],
+        aliases=tuple(raw.get("aliases") or ()), former=tuple(raw.get("former") or ()),
+        former_note_zh=raw.get("former_note_zh", ""), former_note_en=raw.get("former_note_en", ""),
+        district=raw.get("district") or "", registry=dict(raw.get("registry") or {}),
+    )
+
+
+class Gazetteer:
+    """Longest-match recognition of place names (current names, aliases and former names)."""
+
+    def __init__(self, places: list[Place]) -> None:
+        self.places = {p.id: p for p in places}
+        self._names: dict[str, tuple[Place, bool]] = {}
+        for p in places:
+            for name in (p.name_zh, p.name_en.lower(), *p.aliases):
+                self._names.setdefault(normalise(name), (p, False))
+            for name in p.former:
+                self._names[normalise(name)] = (p, True)
+        names = sorted(self._names, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(n) for n in names if n))
+
+    @classmethod
+    def from_data(cls, data: dict) -> Gazetteer:
+        places = [_place("city", data["city"])]
+        places += [_place("district", d) for d in data.get("districts") or ()]
+        places += [_place("community", c) for c in data.get("communities") or ()]
+        return cls(places)
+
+    def find(self, text: str) -> list[PlaceMatch]:
+        """All places named in the text, most specific first (community before district)."""
+        norm = normalise(text)
+        seen: dict[str, PlaceMatch] = {}
+        for m in self._pattern.finditer(norm):
+            place, former = self._names[m.group(0)]
+            seen.setdefault(place.id, PlaceMatch(place, m.group(0), former))
+        order = {"community": 0, "district": 1, "city": 2}
+        return sorted(seen.values(), key=lambda pm: order[pm.place.kind])
+
+    def strip(self, text: str) -> str:
+        """The text without place names, so they do not sway the ranking."""
+        return self._pattern.sub(" ", normalise(text))
+
+    def districts(self) -> list[Place]:
+        return [p for p in self.places.values() if p.kind == "district"]

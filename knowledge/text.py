@@ -1,0 +1,111 @@
+"""Text normalisation, language guess and features for the lexical ranker."""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[a-z]")
+_KEEP = re.compile(r"[^\u3400-\u9fffa-z0-9 ]+")
+_WORD = re.compile(r"[a-z0-9]+")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff0-9]+")
+
+EN_STOP = frozenset(
+    "a an the is are was were be been am do does did i me my we our us you your he she they "
+    "it its to of in on at for with about and or if can could should would will shall may "
+    "might please tell know want need there this that these those what which who whom how "
+    "when where why hi hello hey any some get got just also so as by from into than then".split()
+)
+# Particles and fillers that carry no meaning in a question.
+ZH_FILLERS = ("请问一下", "请问", "问一下", "问问", "我想知道", "想知道", "我想问", "你好", "您好",
+              "麻烦", "谢谢", "一下", "啊", "呀", "吧", "呢", "哦", "嘛", "哈", "了", "吗", "么")
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width to half-width), lower case, punctuation and emoji to spaces."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"\s+", " ", _KEEP.sub(" ", text)).strip()
+
+
+def guess_language(text: str) -> str:
+    """'zh' when the text has Chinese characters, 'en' when it has only Latin letters."""
+    if _CJK.search(text):
+        return "zh"
+    if _LATIN.search(text.lower()):
+        return "en"
+    return "zh"
+
+
+def has_content(text: str) -> bool:
+    return bool(normalise(text).replace(" ", ""))
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def en_words(text: str, synonyms: dict[str, str]) -> list[str]:
+    words = [synonyms.get(w, w) for w in _WORD.findall(text)]
+    return [_stem(w) for w in words if w not in EN_STOP]
+
+
+def zh_strip(text: str) -> str:
+    for filler in ZH_FILLERS:
+        text = text.replace(filler, " ")
+    return text
+
+
+def features(text: str, synonyms: "Synonyms") -> Counter[str]:
+    """Weighted sparse features: char 1-3-grams of Chinese runs, words and char 3-grams of Latin."""
+    norm = synonyms.apply_zh(normalise(text))
+    feats: Counter[str] = Counter()
+    for run in _CJK_RUN.findall(zh_strip(norm)):
+        for n, weight in ((1, 0.3), (2, 1.0), (3, 1.0)):
+            for i in range(len(run) - n + 1):
+                feats[run[i : i + n]] += weight
+    words = en_words(norm, synonyms.en)
+    for w in words:
+        feats["w:" + w] += 1.0
+        padded = f"<{w}>"
+        for i in range(len(padded) - 2):
+            feats["c:" + padded[i : i + 3]] += 0.25
+    for a, b in zip(words, words[1:]):
+        feats[f"b:{a}_{b}"] += 0.5
+    return feats
+
+
+class Synonyms:
+    """Domain synonym list: variants (typos, slang, English forms) mapped to one canonical form."""
+
+    def __init__(self, zh: dict[str, str], en: dict[str, str]) -> None:
+        self._zh = sorted(zh.items(), key=lambda kv: -len(kv[0]))
+        self.en = en
+        self._pattern = re.compile("|".join(re.escape(k) for k, _ in self._zh)) if zh else None
+        self._map = dict(zh)
+
+    @classmethod
+    def from_data(cls, data: dict[str, dict[str, list[str]]]) -> Synonyms:
+        zh: dict[str, str] = {}
+        en: dict[str, str] = {}
+        for canonical, variants in (data.get("zh") or {}).items():
+            for v in variants:
+                zh[normalise(v).replace(" ", "")] = canonical
+        for canonical, variants in (data.get("en") or {}).items():
+            for v in variants:
+                en[normalise(v)] = canonical
+        return cls(zh, en)
+
+    def apply_zh(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: self._map[m.group(0)], text)
+
+
+def l2(vec: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vec.values()))
+    return {k: v / norm for k, v in vec.items()} if norm else {}

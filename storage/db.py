@@ -1,0 +1,68 @@
+"""SQLite through aiosqlite: pragmas on connect and numbered migrations recorded in user_version."""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class DatabaseTooNew(RuntimeError):
+    """The database was written by a newer version of the bot than this one."""
+
+
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+    """The numbered migration files, in order; numbers must run 1, 2, 3... without gaps."""
+    found = sorted((int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name)))
+    for expected, (number, path) in enumerate(found, start=1):
+        if number != expected:
+            raise RuntimeError(f"migration numbering gap at {path.name}")
+    return found
+
+
+async def migrate(conn: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) -> int:
+    """Apply pending migrations, each in one transaction; refuse a database newer than the code."""
+    steps = migrations(directory)
+    latest = steps[-1][0] if steps else 0
+    async with conn.execute("PRAGMA user_version") as cur:
+        (current,) = await cur.fetchone()  # type: ignore[misc]
+    if current > latest:
+        raise DatabaseTooNew(
+            f"database schema version {current} is newer than this bot's ({latest}); "
+            "upgrade the bot instead of running an older one against this database"
+        )
+    for number, path in steps:
+        if number <= current:
+            continue
+        sql = path.read_text(encoding="utf-8")
+        try:
+            await conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+        except Exception:
+            await conn.rollback()
+            raise
+        log.info("applied migration %s", path.name)
+    return latest
+
+
+async def connect(path: Path | str, *, busy_timeout_ms: int = 5000) -> aiosqlite.Connection:
+    """Open the database with WAL, foreign keys and a busy timeout, then migrate it."""
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path)
+    try:
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await migrate(conn)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
