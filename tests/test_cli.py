@@ -1,0 +1,100 @@
+"""The command line as a user runs it: python bot.py ..."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args, *, stdin="", env=None, tmp_path=None):
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    if tmp_path is not None:
+        e["BOT_DB"] = str(tmp_path / "cli.sqlite3")
+    e.update(env or {})
+    return subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], input=stdin,
+                          capture_output=True, text=True, env=e, cwd=ROOT, timeout=60)
+
+
+def test_ask_prints_one_answer(kb):
+    r = run(["ask", "结婚登记要带什么材料"])
+    assert r.returncode == 0
+    assert r.stdout.strip() == kb.entries["marriage.documents"].a_zh
+
+
+def test_ask_json_lines_and_language(kb):
+    r = run(["ask", "--json", "-"], stdin="结婚登记要带什么材料\n今天股票涨不涨\n\n"
+                                            "is registering a marriage free\n")
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == 3
+    assert rows[0]["entry_id"] == "marriage.documents" and rows[0]["fallback"] is False
+    assert rows[1]["fallback"] is True and rows[1]["entry_id"] is None and "12345" in rows[1][
+        "answer"]
+    assert rows[2]["entry_id"] == "marriage.fee" and rows[2]["answer"] == kb.entries[
+        "marriage.fee"].a_en
+    assert all(isinstance(x["score"], float) for x in rows)
+    forced = run(["ask", "--json", "--lang", "en", "结婚登记要带什么材料"])
+    assert json.loads(forced.stdout)["answer"] == kb.entries["marriage.documents"].a_en
+
+
+def test_console_chat_with_piped_stdin_numbers_as_buttons(tmp_path):
+    r = run(["chat"], stdin="1\n1\n/lang\n2\n今天天气\n", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "[1] 婚姻登记" in out          # the menu, as numbered choices
+    assert "结婚登记带什么" in out        # topic 1 opened
+    assert "Language set to English." in out
+    assert "12345" in out
+
+
+def test_no_token_runs_console(tmp_path):
+    r = run([], stdin="/help\n", tmp_path=tmp_path)
+    assert r.returncode == 0 and "/lang" in r.stdout
+
+
+def test_kb_check_passes_on_shipped_knowledge():
+    r = run(["kb", "check"])
+    assert r.returncode == 0, r.stdout
+    assert "0 error(s)" in r.stdout
+
+
+def test_kb_check_fails_on_broken_copy(tmp_path):
+    copy = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    bad = copy / "entries" / "zz_bad.yaml"
+    bad.write_text(
+        "- id: marriage.documents\n  topic: marriage\n  q_zh: [结婚要带啥]\n  q_en: []\n"
+        "  a_zh: x\n  a_en: ''\n  see_also: [no.such]\n", encoding="utf-8")
+    r = run(["kb", "check"], env={"BOT_KNOWLEDGE_DIR": str(copy)})
+    assert r.returncode == 1
+    for needle in ("duplicate id", "at least 5 Chinese", "English phrasing",
+                   "missing answer translation", "unknown entry 'no.such'"):
+        assert needle in r.stdout, needle
+
+
+def test_users_cli_promote_and_demote(tmp_path):
+    import asyncio
+    from datetime import datetime, timezone
+
+    from storage.db import connect
+    from storage.users import UserRepo
+
+    async def seed():
+        conn = await connect(tmp_path / "cli.sqlite3")
+        await UserRepo(conn).touch("telegram", "55", "zh", datetime.now(timezone.utc),
+                                   is_admin=False)
+        await conn.close()
+
+    asyncio.run(seed())
+    r = run(["users", "promote", "55", "township", "雨花区/某街道"], tmp_path=tmp_path)
+    assert r.returncode == 0 and "长沙市/雨花区/某街道" in r.stdout, r.stderr
+    listed = run(["users", "list"], tmp_path=tmp_path)
+    assert "telegram:55\tcadre" in listed.stdout
+    bad = run(["users", "promote", "55", "district", "不存在区"], tmp_path=tmp_path)
+    assert bad.returncode == 2
+    r = run(["users", "demote", "55"], tmp_path=tmp_path)
+    assert "1 area(s) removed" in r.stdout

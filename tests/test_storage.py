@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import aiosqlite
+import pytest
+
+from storage.db import DatabaseTooNew, connect, migrations
+from storage.dialogs import DialogRepo, SeenUpdates
+from storage.users import UserRepo
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+
+
+async def test_connect_sets_pragmas_and_migrates(tmp_path):
+    conn = await connect(tmp_path / "a.sqlite3")
+    try:
+        async with conn.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"
+        async with conn.execute("PRAGMA foreign_keys") as cur:
+            assert (await cur.fetchone())[0] == 1
+        async with conn.execute("PRAGMA busy_timeout") as cur:
+            assert (await cur.fetchone())[0] == 5000
+        async with conn.execute("PRAGMA user_version") as cur:
+            assert (await cur.fetchone())[0] == migrations()[-1][0]
+    finally:
+        await conn.close()
+
+
+async def test_reopen_is_idempotent_and_newer_db_is_refused(tmp_path):
+    path = tmp_path / "a.sqlite3"
+    conn = await connect(path)
+    await UserRepo(conn).touch("telegram", "1", "en", NOW, is_admin=False)
+    await conn.close()
+    conn = await connect(path)  # migrations already applied: nothing re-run, data kept
+    assert (await UserRepo(conn).get("telegram", "1")) is not None
+    await conn.execute("PRAGMA user_version = 999")
+    await conn.commit()
+    await conn.close()
+    with pytest.raises(DatabaseTooNew):
+        await connect(path)
+
+
+async def test_failed_migration_leaves_database_unchanged(tmp_path):
+    migdir = tmp_path / "migs"
+    migdir.mkdir()
+    (migdir / "0001_a.sql").write_text("CREATE TABLE a (x INTEGER);")
+    (migdir / "0002_b.sql").write_text("CREATE TABLE b (y INTEGER); INSERT INTO nope VALUES (1);")
+    from storage.db import migrate
+
+    conn = await aiosqlite.connect(tmp_path / "m.sqlite3")
+    with pytest.raises(Exception):
+        await migrate(conn, migdir)
+    async with conn.execute("PRAGMA user_version") as cur:
+        assert (await cur.fetchone())[0] == 1
+    async with conn.execute("SELECT name FROM sqlite_master WHERE name = 'b'") as cur:
+        assert await cur.fetchone() is None
+    await conn.close()
+
+
+async def test_users_roles_and_history(tmp_path):
+    conn = await connect(tmp_path / "a.sqlite3")
+    users = UserRepo(conn)
+    u = await users.touch("telegram", "42", "zh-hans", NOW, is_admin=False)
+    assert u.role == "resident" and u.first_seen == u.last_seen
+    later = NOW + timedelta(hours=1)
+    u = await users.touch("telegram", "42", None, later, is_admin=False)
+    assert u.last_seen == later.isoformat() and u.first_seen == NOW.isoformat()
+    assert u.language_code == "zh-hans"
+    assert await users.grant_area(u, "district", "长沙市/岳麓区", NOW, by_user=None, by_label="cli")
+    assert not await users.grant_area(u, "district", "长沙市/岳麓区", NOW, by_user=None,
+                                      by_label="cli")
+    assert (await users.get("telegram", "42")).role == "cadre"
+    assert await users.revoke_areas(u, NOW, by_user=None, by_label="cli") == 1
+    assert (await users.get("telegram", "42")).role == "resident"
+    assert [h[0] for h in await users.role_history(u.id)] == ["grant", "revoke"]
+    admin = await users.touch("telegram", "7", None, NOW, is_admin=True)
+    assert admin.role == "admin"
+    assert (await users.touch("telegram", "7", None, NOW, is_admin=False)).role == "resident"
+    await conn.close()
+
+
+async def test_dialog_state_expires_and_survives_reconnect(tmp_path):
+    path = tmp_path / "a.sqlite3"
+    conn = await connect(path)
+    u = await UserRepo(conn).touch("console", "x", None, NOW, is_admin=False)
+    await DialogRepo(conn).set(u.id, "place", "ask_place", {"entry": "e"}, NOW,
+                               ttl=timedelta(hours=24))
+    await conn.close()
+    conn = await connect(path)
+    dialogs = DialogRepo(conn)
+    state = await dialogs.get(u.id, NOW + timedelta(hours=1))
+    assert state is not None and state.data == {"entry": "e"}
+    assert await dialogs.get(u.id, NOW + timedelta(hours=25)) is None
+    seen = SeenUpdates(conn)
+    assert await seen.first_time("telegram", "5", NOW)
+    assert not await seen.first_time("telegram", "5", NOW)
+    await conn.close()
+
+
+async def test_sql_looking_text_is_stored_as_text(tmp_path):
+    conn = await connect(tmp_path / "a.sqlite3")
+    users = UserRepo(conn)
+    evil = "1'); DROP TABLE users; --"
+    await users.touch("telegram", evil, evil, NOW, is_admin=False)
+    u = await users.get("telegram", evil)
+    assert u is not None and u.language_code == evil
+    assert len(await users.list_users()) == 1
+    await conn.close()

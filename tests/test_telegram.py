@@ -1,0 +1,212 @@
+"""The real python-telegram-bot Application against a fake Bot API on 127.0.0.1."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+import pytest
+
+from bot import open_assistant
+from channels.telegram import TelegramChannel, build_application
+from tests.conftest import ADMIN_ID
+from tests.fake_bot_api import FakeBotAPI
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
+
+
+@asynccontextmanager
+async def running_bot(api: FakeBotAPI, settings, clock, kb):
+    """The bot as `python bot.py` runs it, polling the fake until the block ends."""
+    s = replace(settings, telegram_bot_token=TOKEN, telegram_base_url=api.base_url)
+    async with open_assistant(s, clock, kb) as assistant:
+        channel = TelegramChannel(assistant, s, build_application(s, poll_timeout=1))
+        stop = asyncio.Event()
+        task = asyncio.create_task(channel.run(stop, poll_timeout=1))
+        try:
+            await api.wait_for(lambda sent: any(x["method"] == "setMyCommands" for x in sent)
+                               and api.calls["getUpdates"] > 0)
+            yield channel
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def api():
+    async with FakeBotAPI() as fake:
+        yield fake
+
+
+def buttons(record) -> list[str]:
+    markup = record["params"].get("reply_markup") or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_start_menu_buttons_and_commands_in_both_languages(api, settings, clock, kb):
+    async with running_bot(api, settings, clock, kb):
+        api.push_text(11, "/start", language_code="zh-hans")
+        (reply,) = await api.wait_replies(11)
+        assert "您好" in reply["params"]["text"]
+        assert {"m:marriage", "m:disclosure", "m:community", "m:volunteer", "m:help"} <= set(
+            buttons(reply))
+        api.push_text(12, "/start", language_code="en-US")
+        (reply,) = await api.wait_replies(12)
+        assert reply["params"]["text"].startswith("Hello")
+    assert {c["command"] for c in api.commands["en"]} >= {"start", "help", "lang"}
+    zh = {c["command"]: c["description"] for c in api.commands["zh"]}
+    assert zh["help"] == "我能做什么"
+    en = {c["command"]: c["description"] for c in api.commands["en"]}
+    assert en["help"] == "What I can do"
+
+
+async def test_button_press_answers_callback_and_replies(api, settings, clock, kb):
+    async with running_bot(api, settings, clock, kb):
+        api.push_text(21, "/start")
+        await api.wait_replies(21)
+        api.push_callback(21, "m:marriage")
+        (topic,) = await api.wait_replies(21)
+        assert "e:marriage.documents" in buttons(topic)
+        api.push_callback(21, "e:marriage.documents")
+        (answer,) = await api.wait_replies(21)
+        assert answer["params"]["text"] == kb.entries["marriage.documents"].a_zh
+        api.push_callback(21, "e:forged.entry")
+        (stale,) = await api.wait_replies(21)
+        assert "失效" in stale["params"]["text"]
+        await api.wait_for(lambda _s: len(api.callback_answers) == 3)
+
+
+async def test_english_path_and_lang_switch(api, settings, clock, kb):
+    async with running_bot(api, settings, clock, kb):
+        api.push_text(31, "is there a waiting period before a divorce", language_code="en")
+        (r,) = await api.wait_replies(31)
+        assert r["params"]["text"] == kb.entries["divorce.cooling_off"].a_en
+        api.push_text(31, "/lang", language_code="en")
+        (r,) = await api.wait_replies(31)
+        assert buttons(r) == ["l:zh", "l:en"]
+        api.push_callback(31, "l:zh", language_code="en")
+        (r,) = await api.wait_replies(31)
+        assert "中文" in r["params"]["text"]
+        api.push_text(31, "/help", language_code="en")
+        (r,) = await api.wait_replies(31)
+        assert "我可以解答" in r["params"]["text"]
+
+
+async def test_restart_with_same_database_keeps_conversation(api, settings, clock, kb):
+    async with running_bot(api, settings, clock, kb):
+        api.push_text(41, "婚姻登记处在哪里")
+        (r,) = await api.wait_replies(41)
+        assert "p:marriage.registry_local:kaifu" in buttons(r)
+    async with running_bot(api, settings, clock, kb):
+        api.push_text(41, "开福区")
+        (r,) = await api.wait_replies(41)
+        assert "开福区" in r["params"]["text"] and "12345" in r["params"]["text"]
+
+
+async def test_bad_inputs(api, settings, clock, kb):
+    async with running_bot(api, settings, clock, kb):
+        for push in (api.push_sticker, api.push_photo, api.push_voice, api.push_document):
+            push(51)
+            (r,) = await api.wait_replies(51)
+            assert "文字" in r["params"]["text"]
+        api.push_text(51, "结婚" * 2500)  # 5,000 characters
+        (r,) = await api.wait_replies(51)
+        assert "太长" in r["params"]["text"]
+        for body in ("🎉🎉🎉", "' OR 1=1; DROP TABLE users; --", "/nosuchcommand"):
+            api.push_text(51, body)
+            (r,) = await api.wait_replies(51)
+            assert r["params"]["text"]
+        api.push_callback(51, "p:marriage.registry_local:../../etc")
+        (r,) = await api.wait_replies(51)
+        assert "失效" in r["params"]["text"]
+        api.push_location(51, 28.2, 112.9)
+        (r,) = await api.wait_replies(51)
+        assert "位置" in r["params"]["text"]
+
+
+async def test_repeated_update_answered_once(api, settings, clock, kb):
+    async with running_bot(api, settings, clock, kb):
+        uid = api.push_text(61, "/start")
+        await api.wait_replies(61)
+        update = {"update_id": uid, "message": {
+            "message_id": 9001, "date": 1764400000, "text": "/start",
+            "chat": {"id": 61, "type": "private"},
+            "from": {"id": 61, "is_bot": False, "first_name": "T", "language_code": "zh"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        api.push_raw_update(update)
+        await api.expect_no_replies(61, within=0.8)
+
+
+async def test_groups_only_commands_and_mentions(api, settings, clock, kb):
+    async with running_bot(api, settings, clock, kb):
+        api.push_text(71, "大家好，今天吃什么", chat_type="group", chat_id=-100)
+        await api.expect_no_replies(-100, within=0.8)
+        api.push_text(71, "@civic_test_bot 结婚登记要带什么材料", chat_type="group",
+                      chat_id=-100)
+        (r,) = await api.wait_replies(-100)
+        assert r["params"]["text"] == kb.entries["marriage.documents"].a_zh
+        api.push_text(71, "/help@civic_test_bot", chat_type="group", chat_id=-100)
+        (r,) = await api.wait_replies(-100)
+        assert "/lang" in r["params"]["text"]
+
+
+async def test_admin_roles_over_telegram(api, settings, clock, kb):
+    async with running_bot(api, settings, clock, kb):
+        api.push_text(81, "/start")
+        await api.wait_replies(81)
+        api.push_text(81, "/promote 81 district 岳麓区")
+        (r,) = await api.wait_replies(81)
+        assert "管理员" in r["params"]["text"]
+        api.push_text(int(ADMIN_ID), "/promote 81 district 岳麓区")
+        (r,) = await api.wait_replies(int(ADMIN_ID))
+        assert "长沙市/岳麓区" in r["params"]["text"]
+        api.push_text(81, "/whoami")
+        (r,) = await api.wait_replies(81)
+        assert "干部" in r["params"]["text"]
+
+
+async def test_api_errors_are_retried_and_bot_keeps_running(api, settings, clock, kb):
+    async with running_bot(api, settings, clock, kb):
+        api.fail_next("sendMessage", 502, times=1)
+        api.push_text(91, "/start")
+        (r,) = await api.wait_replies(91, timeout=10)
+        assert "您好" in r["params"]["text"]
+        api.fail_next("sendMessage", 429, retry_after=1, times=1)
+        api.push_text(91, "/help")
+        (r,) = await api.wait_replies(91, timeout=10)
+        assert "/lang" in r["params"]["text"]
+        api.blocked_chats.add(92)
+        api.push_text(92, "/start")
+        await asyncio.sleep(0.5)
+        api.push_text(91, "结婚登记要带什么材料")
+        (r,) = await api.wait_replies(91)
+        assert r["params"]["text"] == kb.entries["marriage.documents"].a_zh
+
+
+async def test_token_never_logged(api, settings, clock, kb):
+    """httpx logs request URLs, which hold the token: our formatter must hide it."""
+    import io
+
+    from core.logs import RedactingFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(RedactingFormatter("%(name)s %(message)s", [TOKEN]))
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    old_level, old_httpx = root.level, httpx_log.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    httpx_log.setLevel(logging.DEBUG)
+    try:
+        async with running_bot(api, settings, clock, kb):
+            api.push_text(95, "/start")
+            await api.wait_replies(95)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        httpx_log.setLevel(old_httpx)
+    text = out.getvalue()
+    assert "getUpdates" in text and "<token>" in text  # the URLs were logged, redacted
+    assert TOKEN not in text and TOKEN.split(":")[1] not in text
