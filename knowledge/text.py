@@ -18,6 +18,7 @@ EN_STOP = frozenset(
     "might please tell know want need there this that these those what which who whom how "
     "when where why hi hello hey any some get got just also so as by from into than then".split()
 )
+NGRAM_WEIGHTS = ((1, 0.3), (2, 1.0))  # Chinese character n-grams and their weights (tuned)
 # Particles and fillers that carry no meaning in a question.
 ZH_FILLERS = ("请问一下", "请问", "问一下", "问问", "我想知道", "想知道", "我想问", "你好", "您好",
               "麻烦", "谢谢", "一下", "啊", "呀", "吧", "呢", "哦", "嘛", "哈", "了", "吗", "么")
@@ -65,9 +66,10 @@ def features(text: str, synonyms: "Synonyms") -> Counter[str]:
     norm = synonyms.apply_zh(normalise(text))
     feats: Counter[str] = Counter()
     for run in _CJK_RUN.findall(zh_strip(norm)):
-        for n, weight in ((1, 0.3), (2, 1.0), (3, 1.0)):
+        for n, weight in NGRAM_WEIGHTS:
             for i in range(len(run) - n + 1):
-                feats[run[i : i + n]] += weight
+                gram = run[i : i + n]
+                feats[gram] += weight * synonyms.key_weight.get(gram, 1.0)
     words = en_words(norm, synonyms.en)
     for w in words:
         feats["w:" + w] += 1.0
@@ -82,7 +84,9 @@ def features(text: str, synonyms: "Synonyms") -> Counter[str]:
 class Synonyms:
     """Domain synonym list: variants (typos, slang, English forms) mapped to one canonical form."""
 
-    def __init__(self, zh: dict[str, str], en: dict[str, str]) -> None:
+    def __init__(self, zh: dict[str, str], en: dict[str, str],
+                 key_terms: dict[str, float] | None = None) -> None:
+        self.key_weight = key_terms or {}
         self._zh = sorted(zh.items(), key=lambda kv: -len(kv[0]))
         self.en = en
         self._pattern = re.compile("|".join(re.escape(k) for k, _ in self._zh)) if zh else None
@@ -98,7 +102,9 @@ class Synonyms:
         for canonical, variants in (data.get("en") or {}).items():
             for v in variants:
                 en[normalise(v)] = canonical
-        return cls(zh, en)
+        keys = {normalise(k).replace(" ", ""): float(w)
+                for k, w in (data.get("key_terms") or {}).items()}
+        return cls(zh, en, keys)
 
     def apply_zh(self, text: str) -> str:
         if self._pattern is None:
