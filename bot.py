@@ -31,17 +31,17 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
                          kb: KnowledgeBase | None = None) -> AsyncIterator["Assistant"]:
     """Storage + knowledge base + the core, closed again on exit (also on errors)."""
     from handlers import Assistant
-    from storage.db import connect
-    from storage.dialogs import DialogRepo, SeenUpdates
+    from storage.db import open_database
+    from storage.dialogs import DialogRepo
     from storage.users import UserRepo
 
     kb = kb or KnowledgeBase.load(settings.bot_knowledge_dir)
-    conn = await connect(settings.bot_db)
+    db = await open_database(settings.bot_db)
     try:
-        yield Assistant(settings=settings, kb=kb, users=UserRepo(conn), dialogs=DialogRepo(conn),
-                        seen=SeenUpdates(conn), clock=clock or SystemClock())
+        yield Assistant(settings=settings, kb=kb, users=UserRepo(db), dialogs=DialogRepo(db),
+                        clock=clock or SystemClock())
     finally:
-        await conn.close()
+        await db.close()
 
 
 def _stop_event() -> asyncio.Event:

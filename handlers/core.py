@@ -13,7 +13,7 @@ from core.i18n import _
 from core.messages import Incoming, Reply
 from core.settings import Settings
 from knowledge.base import KnowledgeBase
-from storage.dialogs import DialogRepo, DialogState, SeenUpdates
+from storage.dialogs import DialogRepo, DialogState
 from storage.users import UserRepo, UserRow
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,13 @@ class Assistant:
     """The channel-agnostic core. Channels translate to `Incoming` and send back `Reply`s."""
 
     def __init__(self, *, settings: Settings, kb: KnowledgeBase, users: UserRepo,
-                 dialogs: DialogRepo, seen: SeenUpdates, clock: Clock) -> None:
+                 dialogs: DialogRepo, clock: Clock) -> None:
         from handlers import admin, faq, media, start
 
         self.settings = settings
         self.kb = kb
         self.users = users
         self.dialogs = dialogs
-        self.seen = seen
         self.clock = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -70,15 +69,14 @@ class Assistant:
         with i18n.use(lang):
             try:
                 now = self.clock.now()
-                if msg.update_id and not await self.seen.first_time(
-                    msg.user.channel, msg.update_id, now
-                ):
-                    log.info("update %s delivered again; ignored", msg.update_id)
-                    return []
                 user = await self.users.touch(
                     msg.user.channel, msg.user.external_id, msg.user.language_code, now,
                     is_admin=self.settings.is_admin(msg.user.channel, msg.user.external_id),
+                    update_id=msg.update_id,
                 )
+                if user is None:
+                    log.info("update %s delivered again; ignored", msg.update_id)
+                    return []
                 lang = user.language or lang
                 with i18n.use(lang):
                     dialog = await self.dialogs.get(user.id, now)

@@ -1,8 +1,11 @@
 """SQLite through aiosqlite: pragmas on connect and numbered migrations recorded in user_version."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -47,6 +50,37 @@ async def migrate(conn: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) 
             raise
         log.info("applied migration %s", path.name)
     return latest
+
+
+class Database:
+    """One aiosqlite connection shared by the repositories, one unit of work at a time.
+
+    Concurrent updates run as concurrent tasks; without the lock one task's commit could land
+    in the middle of another's statements ("cannot commit - SQL statements in progress").
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Exclusive use of the connection; commits at the end, rolls back on error."""
+        async with self._lock:
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.rollback()
+                raise
+            await self.conn.commit()
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self.conn.close()
+
+
+async def open_database(path: Path | str, *, busy_timeout_ms: int = 5000) -> Database:
+    return Database(await connect(path, busy_timeout_ms=busy_timeout_ms))
 
 
 async def connect(path: Path | str, *, busy_timeout_ms: int = 5000) -> aiosqlite.Connection:

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
+from storage.db import Database
 
 
 @dataclass(frozen=True)
@@ -18,11 +18,11 @@ class DialogState:
 class DialogRepo:
     """One open flow per user at most; an expired flow reads as none."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def get(self, user_id: int, now: datetime) -> DialogState | None:
-        async with self._conn.execute(
+        async with self._db.transaction() as conn, conn.execute(
             "SELECT flow, step, data, expires_at FROM dialog_state WHERE user_id = ?", (user_id,)
         ) as cur:
             row = await cur.fetchone()
@@ -34,36 +34,21 @@ class DialogRepo:
         self, user_id: int, flow: str, step: str, data: dict[str, object], now: datetime,
         ttl: timedelta = timedelta(hours=24),
     ) -> None:
-        await self._conn.execute(
-            "INSERT INTO dialog_state (user_id, flow, step, data, updated_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
-            "flow = excluded.flow, step = excluded.step, data = excluded.data, "
-            "updated_at = excluded.updated_at, expires_at = excluded.expires_at",
-            (user_id, flow, step, json.dumps(data, ensure_ascii=False), now.isoformat(),
-             (now + ttl).isoformat()),
-        )
-        await self._conn.commit()
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO dialog_state (user_id, flow, step, data, updated_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+                "flow = excluded.flow, step = excluded.step, data = excluded.data, "
+                "updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                (user_id, flow, step, json.dumps(data, ensure_ascii=False), now.isoformat(),
+                 (now + ttl).isoformat()),
+            )
 
     async def clear(self, user_id: int) -> None:
-        await self._conn.execute("DELETE FROM dialog_state WHERE user_id = ?", (user_id,))
-        await self._conn.commit()
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM dialog_state WHERE user_id = ?", (user_id,))
 
-
-class SeenUpdates:
-    """Remembers handled update ids so a re-delivered update is not answered twice."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-
-    async def first_time(self, channel: str, update_id: str, now: datetime) -> bool:
-        """Record the update; False if it was handled before."""
-        cur = await self._conn.execute(
-            "INSERT OR IGNORE INTO seen_updates (channel, update_id, at) VALUES (?, ?, ?)",
-            (channel, update_id, now.isoformat()),
-        )
-        await self._conn.commit()
-        return cur.rowcount > 0
-
-    async def prune(self, before: datetime) -> None:
-        await self._conn.execute("DELETE FROM seen_updates WHERE at < ?", (before.isoformat(),))
-        await self._conn.commit()
+    async def prune_seen_updates(self, before: datetime) -> None:
+        """Forget handled update ids older than `before` (Telegram re-delivers within a day)."""
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM seen_updates WHERE at < ?", (before.isoformat(),))

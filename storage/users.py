@@ -6,6 +6,8 @@ from datetime import datetime
 
 import aiosqlite
 
+from storage.db import Database
+
 LEVELS = ("city", "district", "township", "village")
 
 
@@ -40,46 +42,53 @@ class CadreArea:
 
 
 _USER_COLS = "id, channel, external_id, language, language_code, role, first_seen, last_seen"
+_AREA_SQL = ("SELECT c.user_id, c.level, c.area_path, c.granted_at, u.channel, u.external_id "
+             "FROM cadre_areas c JOIN users u ON u.id = c.user_id {where} "
+             "ORDER BY c.area_path, u.external_id")
 
 
 class UserRepo:
     """Stores every user who writes to the bot, on any channel."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def touch(
         self, channel: str, external_id: str, language_code: str | None, now: datetime,
-        *, is_admin: bool,
-    ) -> UserRow:
-        """Create or update the user seen now; the admin role follows BOT_ADMINS every time."""
-        ts = now.isoformat()
-        await self._conn.execute(
-            "INSERT INTO users (channel, external_id, language_code, first_seen, last_seen) "
-            "VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (channel, external_id) DO UPDATE SET "
-            "language_code = COALESCE(excluded.language_code, users.language_code), "
-            "last_seen = excluded.last_seen",
-            (channel, external_id, language_code, ts, ts),
-        )
-        await self._sync_role(channel, external_id, is_admin)
-        await self._conn.commit()
-        user = await self.get(channel, external_id)
-        assert user is not None
-        return user
+        *, is_admin: bool, update_id: str | None = None,
+    ) -> UserRow | None:
+        """Create or update the user seen now; the admin role follows BOT_ADMINS every time.
 
-    async def _sync_role(self, channel: str, external_id: str, is_admin: bool) -> None:
-        await self._conn.execute(
-            "UPDATE users SET role = CASE "
-            "WHEN ? THEN 'admin' "
-            "WHEN EXISTS (SELECT 1 FROM cadre_areas c WHERE c.user_id = users.id) THEN 'cadre' "
-            "ELSE 'resident' END "
-            "WHERE channel = ? AND external_id = ?",
-            (1 if is_admin else 0, channel, external_id),
-        )
+        With `update_id`, the update is recorded too, and None is returned when it was handled
+        before (a re-delivered update). One transaction: this runs for every message.
+        """
+        ts = now.isoformat()
+        admin = 1 if is_admin else 0
+        async with self._db.transaction() as conn:
+            if update_id is not None:
+                cur = await conn.execute(
+                    "INSERT OR IGNORE INTO seen_updates (channel, update_id, at) VALUES (?, ?, ?)",
+                    (channel, update_id, ts))
+                if cur.rowcount == 0:
+                    return None
+            async with conn.execute(
+                "INSERT INTO users (channel, external_id, language_code, role, first_seen, "
+                "last_seen) VALUES (?, ?, ?, CASE WHEN ? THEN 'admin' ELSE 'resident' END, ?, ?) "
+                "ON CONFLICT (channel, external_id) DO UPDATE SET "
+                "language_code = COALESCE(excluded.language_code, users.language_code), "
+                "last_seen = excluded.last_seen, "
+                "role = CASE WHEN ? THEN 'admin' "
+                "WHEN EXISTS (SELECT 1 FROM cadre_areas c WHERE c.user_id = users.id) "
+                "THEN 'cadre' ELSE 'resident' END "
+                f"RETURNING {_USER_COLS}",
+                (channel, external_id, language_code, admin, ts, ts, admin),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return UserRow._from_row(row)
 
     async def get(self, channel: str, external_id: str) -> UserRow | None:
-        async with self._conn.execute(
+        async with self._db.transaction() as conn, conn.execute(
             f"SELECT {_USER_COLS} FROM users WHERE channel = ? AND external_id = ?",
             (channel, external_id),
         ) as cur:
@@ -88,11 +97,11 @@ class UserRepo:
 
     async def set_language(self, user_id: int, language: str | None) -> None:
         """Remember the language the user chose (None: follow the platform again)."""
-        await self._conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
-        await self._conn.commit()
+        async with self._db.transaction() as conn:
+            await conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
 
     async def list_users(self, limit: int = 100) -> list[UserRow]:
-        async with self._conn.execute(
+        async with self._db.transaction() as conn, conn.execute(
             f"SELECT {_USER_COLS} FROM users ORDER BY last_seen DESC LIMIT ?", (limit,)
         ) as cur:
             return [UserRow._from_row(r) for r in await cur.fetchall()]
@@ -104,62 +113,59 @@ class UserRepo:
         """Make the user a cadre of an area; False if the user already had exactly that area."""
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r}")
-        cur = await self._conn.execute(
-            "INSERT OR IGNORE INTO cadre_areas (user_id, level, area_path, granted_by, granted_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (user.id, level, area_path, by_user, now.isoformat()),
-        )
-        added = cur.rowcount > 0
-        if added:
-            await self._log(user.id, "grant", level, area_path, by_user, by_label, now)
-            await self._conn.execute(
-                "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,)
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO cadre_areas "
+                "(user_id, level, area_path, granted_by, granted_at) VALUES (?, ?, ?, ?, ?)",
+                (user.id, level, area_path, by_user, now.isoformat()),
             )
-        await self._conn.commit()
-        return added
+            if cur.rowcount == 0:
+                return False
+            await _log(conn, user.id, "grant", level, area_path, by_user, by_label, now)
+            await conn.execute(
+                "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,))
+        return True
 
     async def revoke_areas(
         self, user: UserRow, now: datetime, *, by_user: int | None, by_label: str
     ) -> int:
         """Take back all of a user's cadre areas; returns how many were removed."""
-        areas = await self.areas_of(user.id)
-        for area in areas:
-            await self._log(user.id, "revoke", area.level, area.area_path, by_user, by_label, now)
-        await self._conn.execute("DELETE FROM cadre_areas WHERE user_id = ?", (user.id,))
-        await self._conn.execute(
-            "UPDATE users SET role = 'resident' WHERE id = ? AND role = 'cadre'", (user.id,)
-        )
-        await self._conn.commit()
+        async with self._db.transaction() as conn:
+            areas = await _areas(conn, "WHERE c.user_id = ?", (user.id,))
+            for area in areas:
+                await _log(conn, user.id, "revoke", area.level, area.area_path, by_user,
+                           by_label, now)
+            await conn.execute("DELETE FROM cadre_areas WHERE user_id = ?", (user.id,))
+            await conn.execute(
+                "UPDATE users SET role = 'resident' WHERE id = ? AND role = 'cadre'", (user.id,))
         return len(areas)
 
-    async def _log(
-        self, user_id: int, action: str, level: str, area_path: str,
-        by_user: int | None, by_label: str, now: datetime,
-    ) -> None:
-        await self._conn.execute(
-            "INSERT INTO role_changes (user_id, action, level, area_path, by_user, by_label, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (user_id, action, level, area_path, by_user, by_label, now.isoformat()),
-        )
-
     async def areas_of(self, user_id: int) -> list[CadreArea]:
-        return await self._areas("WHERE c.user_id = ?", (user_id,))
+        async with self._db.transaction() as conn:
+            return await _areas(conn, "WHERE c.user_id = ?", (user_id,))
 
     async def list_cadres(self) -> list[CadreArea]:
-        return await self._areas("", ())
-
-    async def _areas(self, where: str, args: tuple[object, ...]) -> list[CadreArea]:
-        async with self._conn.execute(
-            "SELECT c.user_id, c.level, c.area_path, c.granted_at, u.channel, u.external_id "
-            f"FROM cadre_areas c JOIN users u ON u.id = c.user_id {where} "
-            "ORDER BY c.area_path, u.external_id",
-            args,
-        ) as cur:
-            return [CadreArea._from_row(r) for r in await cur.fetchall()]
+        async with self._db.transaction() as conn:
+            return await _areas(conn, "", ())
 
     async def role_history(self, user_id: int) -> list[tuple[str, str, str, str]]:
-        async with self._conn.execute(
+        async with self._db.transaction() as conn, conn.execute(
             "SELECT action, level, area_path, by_label FROM role_changes "
             "WHERE user_id = ? ORDER BY id", (user_id,),
         ) as cur:
             return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
+
+
+async def _areas(conn: aiosqlite.Connection, where: str,
+                 args: tuple[object, ...]) -> list[CadreArea]:
+    async with conn.execute(_AREA_SQL.format(where=where), args) as cur:
+        return [CadreArea._from_row(r) for r in await cur.fetchall()]
+
+
+async def _log(conn: aiosqlite.Connection, user_id: int, action: str, level: str,
+               area_path: str, by_user: int | None, by_label: str, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO role_changes (user_id, action, level, area_path, by_user, by_label, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (user_id, action, level, area_path, by_user, by_label, now.isoformat()),
+    )

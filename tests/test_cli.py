@@ -80,11 +80,11 @@ def test_users_cli_promote_and_demote(tmp_path):
     import asyncio
     from datetime import datetime, timezone
 
-    from storage.db import connect
+    from storage.db import open_database
     from storage.users import UserRepo
 
     async def seed():
-        conn = await connect(tmp_path / "cli.sqlite3")
+        conn = await open_database(tmp_path / "cli.sqlite3")
         await UserRepo(conn).touch("telegram", "55", "zh", datetime.now(timezone.utc),
                                    is_admin=False)
         await conn.close()

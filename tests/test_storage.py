@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import aiosqlite
 import pytest
 
-from storage.db import DatabaseTooNew, connect, migrations
-from storage.dialogs import DialogRepo, SeenUpdates
+from storage.db import Database, DatabaseTooNew, connect, migrations, open_database
+from storage.dialogs import DialogRepo
 from storage.users import UserRepo
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
@@ -29,11 +29,11 @@ async def test_connect_sets_pragmas_and_migrates(tmp_path):
 
 async def test_reopen_is_idempotent_and_newer_db_is_refused(tmp_path):
     path = tmp_path / "a.sqlite3"
-    conn = await connect(path)
-    await UserRepo(conn).touch("telegram", "1", "en", NOW, is_admin=False)
-    await conn.close()
+    db = await open_database(path)
+    await UserRepo(db).touch("telegram", "1", "en", NOW, is_admin=False)
+    await db.close()
     conn = await connect(path)  # migrations already applied: nothing re-run, data kept
-    assert (await UserRepo(conn).get("telegram", "1")) is not None
+    assert (await UserRepo(Database(conn)).get("telegram", "1")) is not None
     await conn.execute("PRAGMA user_version = 999")
     await conn.commit()
     await conn.close()
@@ -59,7 +59,7 @@ async def test_failed_migration_leaves_database_unchanged(tmp_path):
 
 
 async def test_users_roles_and_history(tmp_path):
-    conn = await connect(tmp_path / "a.sqlite3")
+    conn = await open_database(tmp_path / "a.sqlite3")
     users = UserRepo(conn)
     u = await users.touch("telegram", "42", "zh-hans", NOW, is_admin=False)
     assert u.role == "resident" and u.first_seen == u.last_seen
@@ -82,24 +82,24 @@ async def test_users_roles_and_history(tmp_path):
 
 async def test_dialog_state_expires_and_survives_reconnect(tmp_path):
     path = tmp_path / "a.sqlite3"
-    conn = await connect(path)
+    conn = await open_database(path)
     u = await UserRepo(conn).touch("console", "x", None, NOW, is_admin=False)
     await DialogRepo(conn).set(u.id, "place", "ask_place", {"entry": "e"}, NOW,
                                ttl=timedelta(hours=24))
     await conn.close()
-    conn = await connect(path)
+    conn = await open_database(path)
     dialogs = DialogRepo(conn)
     state = await dialogs.get(u.id, NOW + timedelta(hours=1))
     assert state is not None and state.data == {"entry": "e"}
     assert await dialogs.get(u.id, NOW + timedelta(hours=25)) is None
-    seen = SeenUpdates(conn)
-    assert await seen.first_time("telegram", "5", NOW)
-    assert not await seen.first_time("telegram", "5", NOW)
+    users = UserRepo(conn)
+    assert await users.touch("telegram", "9", None, NOW, is_admin=False, update_id="5")
+    assert await users.touch("telegram", "9", None, NOW, is_admin=False, update_id="5") is None
     await conn.close()
 
 
 async def test_sql_looking_text_is_stored_as_text(tmp_path):
-    conn = await connect(tmp_path / "a.sqlite3")
+    conn = await open_database(tmp_path / "a.sqlite3")
     users = UserRepo(conn)
     evil = "1'); DROP TABLE users; --"
     await users.touch("telegram", evil, evil, NOW, is_admin=False)
@@ -107,3 +107,21 @@ async def test_sql_looking_text_is_stored_as_text(tmp_path):
     assert u is not None and u.language_code == evil
     assert len(await users.list_users()) == 1
     await conn.close()
+
+
+async def test_concurrent_messages_share_one_connection_safely(tmp_path):
+    """Many tasks touching users and dialogs at once: no 'statements in progress' errors."""
+    import asyncio
+
+    db = await open_database(tmp_path / "a.sqlite3")
+    users, dialogs = UserRepo(db), DialogRepo(db)
+
+    async def one(i: int) -> None:
+        u = await users.touch("telegram", str(i % 50), "zh", NOW, is_admin=False,
+                              update_id=str(i))
+        await dialogs.set(u.id, "place", "ask_place", {"i": i}, NOW)
+        assert await dialogs.get(u.id, NOW) is not None
+
+    await asyncio.gather(*(one(i) for i in range(400)))
+    assert len(await users.list_users(limit=1000)) == 50
+    await db.close()
