@@ -90,7 +90,10 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
             continue
         decision = decide(kb, question, args.lang)
         with i18n.use(args.lang or decision.lang):
-            answer = "\n\n".join(r.text for r in render(kb, decision))
+            replies = render(kb, decision)
+        answer = "\n\n".join(r.text for r in replies)
+        if decision.kind in ("clarify", "need_place"):  # the choices a chat shows as buttons
+            answer += "".join(f"\n- {b.label}" for r in replies for row in r.buttons for b in row)
         if args.json:
             print(json.dumps({"answer": answer, "fallback": decision.fallback,
                               "entry_id": decision.entry.id if decision.entry else None,

@@ -210,3 +210,34 @@ async def test_token_never_logged(api, settings, clock, kb):
     text = out.getvalue()
     assert "getUpdates" in text and "<token>" in text  # the URLs were logged, redacted
     assert TOKEN not in text and TOKEN.split(":")[1] not in text
+
+
+async def test_bot_process_stops_cleanly_on_sigterm(api, tmp_path):
+    """`python bot.py` with a token polls the fake; SIGTERM closes it with exit code 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url,
+           "BOT_DB": str(tmp_path / "p.sqlite3")}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py")], env=env, cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        await api.wait_for(lambda _s: api.calls["getUpdates"] > 0, timeout=30)
+        api.push_text(7, "结婚登记要带什么材料")
+        (r,) = await api.wait_replies(7, timeout=15)
+        assert "身份证" in r["params"]["text"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.get_running_loop().run_in_executor(None, proc.communicate)
+    assert proc.returncode == 0, err
+    assert TOKEN not in err and "database closed" in err
+    from storage.db import open_database
+    from storage.users import UserRepo
+
+    db = await open_database(tmp_path / "p.sqlite3")  # not corrupt, the user is there
+    assert await UserRepo(db).get("telegram", "7") is not None
+    await db.close()
