@@ -115,6 +115,7 @@ class TelegramChannel:
         app.add_error_handler(self.on_error)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any update: translate, let the core answer, send the replies back."""
         incoming = to_incoming(update, context.bot.username)
         if incoming is None:
             return
@@ -128,11 +129,7 @@ class TelegramChannel:
             await query.answer()  # stop the button's spinner first
         except (NetworkError, TimedOut) as exc:
             log.warning("could not answer callback of update %s: %s", update.update_id, exc)
-        incoming = to_incoming(update, context.bot.username)
-        if incoming is None:
-            return
-        replies = await self.assistant.handle(incoming)
-        await self.send(incoming.chat_id, replies)
+        await self.on_message(update, context)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         uid = update.update_id if isinstance(update, Update) else None

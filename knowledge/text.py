@@ -16,12 +16,12 @@ EN_STOP = frozenset(
     "a an the is are was were be been am do does did i me my we our us you your he she they "
     "it its to of in on at for with about and or if can could should would will shall may "
     "might please tell know want need there this that these those what which who whom how "
-    "when where why hi hello hey any some get got just also so as by from into than then".split()
+    "when where why any some get got just also so as by from into than then".split()
 )
 NGRAM_WEIGHTS = ((1, 0.3), (2, 1.0))  # Chinese character n-grams and their weights (tuned)
 # Particles and fillers that carry no meaning in a question.
-ZH_FILLERS = ("请问一下", "请问", "问一下", "问问", "我想知道", "想知道", "我想问", "你好", "您好",
-              "麻烦", "谢谢", "一下", "啊", "呀", "吧", "呢", "哦", "嘛", "哈", "了", "吗", "么")
+ZH_FILLERS = ("请问一下", "请问", "问一下", "问问", "我想知道", "想知道", "我想问",
+              "麻烦", "一下", "啊", "呀", "吧", "呢", "哦", "嘛", "哈", "了", "吗", "么")
 
 
 def normalise(text: str) -> str:
