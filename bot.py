@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import sys
+from datetime import timedelta
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 
@@ -37,9 +38,13 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
 
     kb = kb or KnowledgeBase.load(settings.bot_knowledge_dir)
     db = await open_database(settings.bot_db)
+    clock = clock or SystemClock()
     try:
-        yield Assistant(settings=settings, kb=kb, users=UserRepo(db), dialogs=DialogRepo(db),
-                        clock=clock or SystemClock())
+        dialogs = DialogRepo(db)
+        # Telegram re-delivers an update within hours at most; older ids need not be kept.
+        await dialogs.prune_seen_updates(clock.now() - timedelta(days=2))
+        yield Assistant(settings=settings, kb=kb, users=UserRepo(db), dialogs=dialogs,
+                        clock=clock)
     finally:
         await db.close()
 

@@ -134,3 +134,29 @@ async def test_admin_commands_on_telegram_user(assistant):
     assert (await assistant.users.get("telegram", "300")).role == "resident"
     r = await assistant.handle(admin("/promote 999999 district 岳麓区"))
     assert "/start" in r[0].text
+
+
+async def test_console_notifier_prints_buttons_as_numbers():
+    import io
+
+    from channels.console import ConsoleNotifier
+    from core.messages import Button, Reply
+
+    out = io.StringIO()
+    await ConsoleNotifier(out).notify("local", [Reply("提醒", buttons=((Button("好", "x:1"),),))])
+    assert out.getvalue().splitlines() == ["提醒", "  [1] 好"]
+
+
+async def test_old_update_ids_are_pruned_at_start(settings, clock, kb):
+    from datetime import timedelta
+
+    from core.messages import Incoming, User
+
+    msg = Incoming(User("telegram", "88", "zh"), "88", text="/start", update_id="777")
+    async with open_assistant(settings, clock, kb) as a:
+        assert await a.handle(msg)
+    async with open_assistant(settings, clock, kb) as a:  # a restart soon after: still known
+        assert await a.handle(msg) == []
+    clock.advance(timedelta(days=3))
+    async with open_assistant(settings, clock, kb) as a:  # days later the id was forgotten
+        assert await a.handle(msg)

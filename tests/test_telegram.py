@@ -241,3 +241,12 @@ async def test_bot_process_stops_cleanly_on_sigterm(api, tmp_path):
     db = await open_database(tmp_path / "p.sqlite3")  # not corrupt, the user is there
     assert await UserRepo(db).get("telegram", "7") is not None
     await db.close()
+
+
+async def test_notifier_sends_messages_the_bot_starts(api, settings, clock, kb):
+    from core.messages import Button, Reply
+
+    async with running_bot(api, settings, clock, kb) as channel:
+        await channel.notify("4242", [Reply("提醒：季度督查", buttons=((Button("OK", "menu:"),),))])
+        (r,) = await api.wait_replies(4242)
+        assert r["params"]["text"] == "提醒：季度督查" and buttons(r) == ["menu:"]
