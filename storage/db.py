@@ -74,6 +74,12 @@ class Database:
                 raise
             await self.conn.commit()
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Exclusive use of the connection for reads only: no commit round trip."""
+        async with self._lock:
+            yield self.conn
+
     async def close(self) -> None:
         async with self._lock:
             await self.conn.close()

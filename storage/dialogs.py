@@ -22,7 +22,7 @@ class DialogRepo:
         self._db = db
 
     async def get(self, user_id: int, now: datetime) -> DialogState | None:
-        async with self._db.transaction() as conn, conn.execute(
+        async with self._db.read() as conn, conn.execute(
             "SELECT flow, step, data, expires_at FROM dialog_state WHERE user_id = ?", (user_id,)
         ) as cur:
             row = await cur.fetchone()

@@ -88,7 +88,7 @@ class UserRepo:
         return UserRow._from_row(row)
 
     async def get(self, channel: str, external_id: str) -> UserRow | None:
-        async with self._db.transaction() as conn, conn.execute(
+        async with self._db.read() as conn, conn.execute(
             f"SELECT {_USER_COLS} FROM users WHERE channel = ? AND external_id = ?",
             (channel, external_id),
         ) as cur:
@@ -101,7 +101,7 @@ class UserRepo:
             await conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
 
     async def list_users(self, limit: int = 100) -> list[UserRow]:
-        async with self._db.transaction() as conn, conn.execute(
+        async with self._db.read() as conn, conn.execute(
             f"SELECT {_USER_COLS} FROM users ORDER BY last_seen DESC LIMIT ?", (limit,)
         ) as cur:
             return [UserRow._from_row(r) for r in await cur.fetchall()]
@@ -141,15 +141,15 @@ class UserRepo:
         return len(areas)
 
     async def areas_of(self, user_id: int) -> list[CadreArea]:
-        async with self._db.transaction() as conn:
+        async with self._db.read() as conn:
             return await _areas(conn, "WHERE c.user_id = ?", (user_id,))
 
     async def list_cadres(self) -> list[CadreArea]:
-        async with self._db.transaction() as conn:
+        async with self._db.read() as conn:
             return await _areas(conn, "", ())
 
     async def role_history(self, user_id: int) -> list[tuple[str, str, str, str]]:
-        async with self._db.transaction() as conn, conn.execute(
+        async with self._db.read() as conn, conn.execute(
             "SELECT action, level, area_path, by_label FROM role_changes "
             "WHERE user_id = ? ORDER BY id", (user_id,),
         ) as cur:
