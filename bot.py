@@ -17,6 +17,7 @@ import sys
 from datetime import timedelta
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from core import i18n
 from core.clock import Clock, SystemClock
@@ -24,12 +25,15 @@ from core.logs import setup_logging
 from core.settings import Settings, SettingsError, load_settings
 from knowledge.base import KnowledgeBase
 
+if TYPE_CHECKING:
+    from handlers import Assistant
+
 log = logging.getLogger("bot")
 
 
 @asynccontextmanager
 async def open_assistant(settings: Settings, clock: Clock | None = None,
-                         kb: KnowledgeBase | None = None) -> AsyncIterator["Assistant"]:
+                         kb: KnowledgeBase | None = None) -> AsyncIterator[Assistant]:
     """Storage + knowledge base + the core, closed again on exit (also on errors)."""
     from handlers import Assistant
     from storage.db import open_database
@@ -98,7 +102,8 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
             replies = render(kb, decision)
         answer = "\n\n".join(r.text for r in replies)
         if decision.kind in ("clarify", "need_place"):  # the choices a chat shows as buttons
-            answer += "".join(f"\n- {b.label}" for r in replies for row in r.buttons for b in row)
+            answer += "".join(f"\n- {b.label}"
+                              for r in replies for row in r.buttons for b in row)
         if args.json:
             print(json.dumps({"answer": answer, "fallback": decision.fallback,
                               "entry_id": decision.entry.id if decision.entry else None,
@@ -139,7 +144,8 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
                                    by=None)
                 print(f"{args.user} is now a cadre of {area}")
             else:
-                print(f"{args.user}: {await revoke(a.users, target, now, by=None)} area(s) removed")
+                removed = await revoke(a.users, target, now, by=None)
+                print(f"{args.user}: {removed} area(s) removed")
         except RoleError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

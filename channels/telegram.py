@@ -156,7 +156,8 @@ class TelegramChannel:
         parts = _chunks(reply.text)
         for i, part in enumerate(parts):
             markup = _markup(reply) if i == len(parts) - 1 else None
-            await self._retry(lambda: bot.send_message(chat_id, part, reply_markup=markup))
+            await self._retry(lambda part=part, markup=markup: bot.send_message(
+                chat_id, part, reply_markup=markup))
 
     async def _retry(self, call) -> None:  # type: ignore[no-untyped-def]
         """Retry timeouts, 5xx and flood waits with backoff; give up on a blocked chat."""

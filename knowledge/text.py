@@ -62,7 +62,7 @@ def zh_strip(text: str) -> str:
 
 
 def features(text: str, synonyms: "Synonyms") -> Counter[str]:
-    """Weighted sparse features: char 1-3-grams of Chinese runs, words and char 3-grams of Latin."""
+    """Weighted sparse features: Chinese char n-grams (NGRAM_WEIGHTS), English words, 3-grams."""
     norm = synonyms.apply_zh(normalise(text))
     feats: Counter[str] = Counter()
     for run in _CJK_RUN.findall(zh_strip(norm)):
@@ -76,7 +76,7 @@ def features(text: str, synonyms: "Synonyms") -> Counter[str]:
         padded = f"<{w}>"
         for i in range(len(padded) - 2):
             feats["c:" + padded[i : i + 3]] += 0.25
-    for a, b in zip(words, words[1:]):
+    for a, b in zip(words, words[1:], strict=False):
         feats[f"b:{a}_{b}"] += 0.5
     return feats
 

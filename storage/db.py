@@ -1,4 +1,4 @@
-"""SQLite through aiosqlite: pragmas on connect and numbered migrations recorded in user_version."""
+"""SQLite through aiosqlite: pragmas on connect, numbered migrations recorded in user_version."""
 from __future__ import annotations
 
 import asyncio

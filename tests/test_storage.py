@@ -49,7 +49,7 @@ async def test_failed_migration_leaves_database_unchanged(tmp_path):
     from storage.db import migrate
 
     conn = await aiosqlite.connect(tmp_path / "m.sqlite3")
-    with pytest.raises(Exception):
+    with pytest.raises(aiosqlite.OperationalError):
         await migrate(conn, migdir)
     async with conn.execute("PRAGMA user_version") as cur:
         assert (await cur.fetchone())[0] == 1
@@ -67,7 +67,8 @@ async def test_users_roles_and_history(tmp_path):
     u = await users.touch("telegram", "42", None, later, is_admin=False)
     assert u.last_seen == later.isoformat() and u.first_seen == NOW.isoformat()
     assert u.language_code == "zh-hans"
-    assert await users.grant_area(u, "district", "长沙市/岳麓区", NOW, by_user=None, by_label="cli")
+    assert await users.grant_area(u, "district", "长沙市/岳麓区", NOW, by_user=None,
+                                  by_label="cli")
     assert not await users.grant_area(u, "district", "长沙市/岳麓区", NOW, by_user=None,
                                       by_label="cli")
     assert (await users.get("telegram", "42")).role == "cadre"

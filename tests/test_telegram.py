@@ -247,6 +247,7 @@ async def test_notifier_sends_messages_the_bot_starts(api, settings, clock, kb):
     from core.messages import Button, Reply
 
     async with running_bot(api, settings, clock, kb) as channel:
-        await channel.notify("4242", [Reply("提醒：季度督查", buttons=((Button("OK", "menu:"),),))])
+        await channel.notify("4242", [Reply("提醒：季度督查",
+                                            buttons=((Button("OK", "menu:"),),))])
         (r,) = await api.wait_replies(4242)
         assert r["params"]["text"] == "提醒：季度督查" and buttons(r) == ["menu:"]
