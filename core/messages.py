@@ -1,7 +1,7 @@
 """Channel-agnostic message types: what a channel hands the core, and what the core returns."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -52,7 +52,6 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     document: Document | None = None
     location: tuple[float, float] | None = None
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
 
 
 class Notifier(Protocol):
