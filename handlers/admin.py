@@ -85,6 +85,12 @@ async def revoke(users: UserRepo, target: UserRow, now: datetime, *, by: UserRow
                                     by_label=f"{by.channel}:{by.external_id}" if by else "cli")
 
 
+def level_name(level: str) -> str:
+    names = {"city": _("city"), "district": _("district/county"),
+             "township": _("township/street"), "village": _("village/community")}
+    return names.get(level, level)
+
+
 def refuse() -> list[Reply]:
     return [Reply(_("Sorry, only administrators can do that. If you need help, send /help."))]
 
@@ -96,7 +102,7 @@ async def on_whoami(assistant: Assistant, ctx: Context) -> list[Reply]:
     text = _("Your id: {id}\nRole: {role}").format(id=ctx.user.external_id,
                                                    role=role[ctx.user.role])
     for a in areas:
-        text += f"\n- {a.level}: {a.area_path}"
+        text += f"\n- {level_name(a.level)}: {a.area_path}"
     return [Reply(text)]
 
 
@@ -147,7 +153,8 @@ async def on_cadres(assistant: Assistant, ctx: Context) -> list[Reply]:
     cadres = await assistant.users.list_cadres()
     if not cadres:
         return [Reply(_("There are no cadres yet."))]
-    lines = [f"{c.channel}:{c.external_id} — {c.level} — {c.area_path}" for c in cadres]
+    lines = [f"{c.channel}:{c.external_id} — {level_name(c.level)} — {c.area_path}"
+             for c in cadres]
     return [Reply(_("Cadres:") + "\n" + "\n".join(lines))]
 
 
