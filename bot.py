@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.bot_log_level, [settings.telegram_bot_token or ""])
+    log.debug("settings: %s", settings.redacted())
     if args.cmd == "ask":
         return cmd_ask(settings, args)
     if args.cmd == "kb":

@@ -39,7 +39,7 @@ class Settings:
         return f"{channel}:{external_id}" in self.bot_admins
 
     def redacted(self) -> dict[str, str]:
-        """The settings as text, with the token hidden (for `bot.py config` and logs)."""
+        """The settings as text, with the token hidden (logged at start)."""
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)

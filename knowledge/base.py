@@ -110,13 +110,14 @@ class KnowledgeBase:
 
     def decide(self, question: str, lang: str | None = None) -> Decision:
         """Answer, ask back (near tie or missing place), or decline, for one question."""
-        lang = lang or guess_language(question)
+        asked_in = guess_language(question)
+        lang = lang or asked_in
         places = tuple(self.gazetteer.find(question))
         scored = self._scored(question, {pm.place.id for pm in places})
         if not scored:
             return Decision("fallback", lang, places=places)
         (top, top_score), rest = scored[0], scored[1:]
-        threshold = self.ranking.get(f"threshold_{guess_language(question)}", 0.4)
+        threshold = self.ranking.get(f"threshold_{asked_in}", 0.4)
         if top_score < threshold:
             return Decision("fallback", lang, score=top_score, places=places,
                             candidates=tuple(scored[:3]))
