@@ -5,6 +5,8 @@
     python bot.py ask QUESTION    one answer (`ask --json -` reads questions from stdin)
     python bot.py kb check        validate knowledge/
     python bot.py users ...       list users, make cadres, take it back
+    python bot.py directory import FILE.csv   load an operator's spreadsheet of services/teams
+    python bot.py volunteers export --area AREA --format csv|xlsx -o FILE
 """
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ import json
 import logging
 import signal
 import sys
-from datetime import timedelta
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core import i18n
@@ -37,20 +40,48 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
     """Storage + knowledge base + the core, closed again on exit (also on errors)."""
     from handlers import Assistant
     from storage.db import open_database
+    from core.outbox import Outbox
     from storage.dialogs import DialogRepo
     from storage.users import UserRepo
+    from storage.volunteers import VolunteerRepo
 
     kb = kb or KnowledgeBase.load(settings.bot_knowledge_dir)
     db = await open_database(settings.bot_db)
     clock = clock or SystemClock()
+    housekeeping: asyncio.Task[None] | None = None
     try:
-        dialogs = DialogRepo(db)
-        # Telegram re-delivers an update within hours at most; older ids need not be kept.
-        await dialogs.prune_seen_updates(clock.now() - timedelta(days=2))
-        yield Assistant(settings=settings, kb=kb, users=UserRepo(db), dialogs=dialogs,
-                        clock=clock)
+        assistant = Assistant(settings=settings, kb=kb, users=UserRepo(db),
+                              dialogs=DialogRepo(db), volunteers=VolunteerRepo(db), clock=clock,
+                              outbox=Outbox())
+        await tidy(assistant)
+        housekeeping = asyncio.ensure_future(_daily(assistant))
+        yield assistant
     finally:
+        if housekeeping is not None:
+            housekeeping.cancel()
+            with suppress(asyncio.CancelledError):
+                await housekeeping
         await db.close()
+
+
+async def tidy(assistant: Assistant) -> None:
+    """Forget what need not be kept: handled update ids (Telegram re-delivers within hours)
+    and volunteer sign-ups past the retention period the consent text promises."""
+    now = assistant.clock.now()
+    await assistant.dialogs.prune_seen_updates(now - timedelta(days=2))
+    days = assistant.settings.volunteer_retention_days
+    purged = await assistant.volunteers.purge_older_than(now - timedelta(days=days))
+    if purged:
+        log.info("retention: deleted %d volunteer sign-up(s) older than %d days", purged, days)
+
+
+async def _daily(assistant: Assistant) -> None:
+    while True:
+        await asyncio.sleep(24 * 3600)
+        try:
+            await tidy(assistant)
+        except Exception:
+            log.exception("daily tidy-up failed")
 
 
 def _stop_event() -> asyncio.Event:
@@ -75,9 +106,11 @@ async def run_telegram(settings: Settings) -> None:
 
 
 async def run_console(settings: Settings, lang: str | None) -> None:
+    from channels.console import CHANNEL, ConsoleNotifier
     from channels.console import run_console as loop
 
     async with open_assistant(settings) as assistant:
+        assistant.outbox.register(CHANNEL, ConsoleNotifier(sys.stdout))
         chat = asyncio.ensure_future(loop(assistant, language_code=lang))
         stop = _stop_event()
         stopper = asyncio.ensure_future(stop.wait())
@@ -152,6 +185,49 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_directory(settings: Settings, args: argparse.Namespace) -> int:
+    """Load an operator's CSV into knowledge/directory/<kind>_imported.yaml, with a report."""
+    from knowledge.importer import CsvImportError, format_report, import_csv
+
+    try:
+        report = import_csv(Path(args.file), settings.bot_knowledge_dir, args.kind)
+    except (CsvImportError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(report))
+    return 0 if report.written else 1
+
+
+async def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> int:
+    """Export the sign-ups of an area (or `all`) as CSV or XLSX."""
+    from handlers import exports
+    from handlers.admin import RoleError, parse_area
+    from handlers.areas import covers
+
+    async with open_assistant(settings) as a:
+        directory = a.kb.directory
+        if args.area.strip().lower() in ("all", "*"):
+            team_ids = None
+        else:
+            parts = [p for p in args.area.replace("／", "/").split("/") if p.strip()]
+            if parts and parts[0].strip() == a.kb.gazetteer.city.name_zh:
+                parts = parts[1:]
+            level = ("city", "district", "township", "village")[min(len(parts), 3)]
+            try:
+                area = parse_area(a.kb.gazetteer, level, "/".join(parts))
+            except RoleError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            team_ids = {t.id for t in directory.teams.values()
+                        if covers(level, area, directory.team_area(t))}
+        signups = await a.volunteers.of_teams(team_ids)
+        with i18n.use(args.lang):
+            content = exports.build(args.format, directory, signups, settings.tz)
+    Path(args.output).write_bytes(content)
+    print(f"{len(signups)} sign-up(s) written to {args.output}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bot.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,6 +251,19 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("area", nargs="?", default="", help="e.g. 岳麓区/XX街道")
     ud = usub.add_parser("demote", help="take back all cadre areas")
     ud.add_argument("user")
+    directory = sub.add_parser("directory", help="community services directory")
+    dsub = directory.add_subparsers(dest="directory_cmd", required=True)
+    di = dsub.add_parser("import", help="load a CSV export (UTF-8 or GB18030)")
+    di.add_argument("file")
+    di.add_argument("--kind", choices=["services", "teams", "communities"],
+                    help="what the file holds (default: guessed from its header)")
+    vol = sub.add_parser("volunteers", help="volunteer sign-ups")
+    vsub = vol.add_subparsers(dest="volunteers_cmd", required=True)
+    ve = vsub.add_parser("export", help="write the sign-ups of an area to a file")
+    ve.add_argument("--area", required=True, help="all, 雨花区, 雨花区/XX街道/红星村 ...")
+    ve.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    ve.add_argument("--lang", choices=i18n.LANGUAGES, default="zh")
+    ve.add_argument("-o", "--output", required=True)
     return p
 
 
@@ -193,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_kb(settings, args)
     if args.cmd == "users":
         return asyncio.run(cmd_users(settings, args))
+    if args.cmd == "directory":
+        return cmd_directory(settings, args)
+    if args.cmd == "volunteers":
+        return asyncio.run(cmd_volunteers(settings, args))
     if args.cmd == "chat" or (args.cmd in (None, "run") and not settings.telegram_bot_token):
         asyncio.run(run_console(settings, getattr(args, "lang", None)))
         return 0

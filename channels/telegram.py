@@ -5,7 +5,7 @@ import asyncio
 import logging
 
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
-                      Message, Update)
+                      KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler,
@@ -20,13 +20,16 @@ from handlers.core import Assistant
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 SEND_ATTEMPTS = 4
-PUBLIC_COMMANDS = ("start", "help", "lang", "menu", "cancel", "whoami")
+PUBLIC_COMMANDS = ("start", "help", "menu", "volunteer", "my", "lang", "cancel", "forget",
+                   "whoami")
 
 
 def command_descriptions() -> dict[str, str]:
     return {"start": _("Start and show the menu"), "help": _("What I can do"),
             "lang": _("Switch language 中文/English"), "menu": _("Show the topic menu"),
-            "cancel": _("Stop the current step"), "whoami": _("Show my id and role")}
+            "cancel": _("Stop the current step"), "whoami": _("Show my id and role"),
+            "volunteer": _("Join a volunteer team"), "my": _("My volunteer sign-ups"),
+            "forget": _("Delete my data")}
 
 
 def build_application(settings: Settings, *, poll_timeout: float = 10.0) -> Application:
@@ -91,7 +94,16 @@ def to_incoming(update: Update, bot_username: str | None) -> Incoming | None:
     return Incoming(user, str(chat.id), media=kind, update_id=uid)
 
 
-def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+def _markup(
+    reply: Reply,
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    if reply.ask in ("location", "contact"):
+        key = KeyboardButton(reply.ask_label or reply.ask,
+                             request_location=reply.ask == "location",
+                             request_contact=reply.ask == "contact")
+        return ReplyKeyboardMarkup([[key]], resize_keyboard=True, one_time_keyboard=True)
+    if reply.clear_keyboard and not reply.buttons:
+        return ReplyKeyboardRemove()
     if not reply.buttons:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.payload)
@@ -113,6 +125,7 @@ class TelegramChannel:
         app.add_handler(CallbackQueryHandler(self.on_callback))
         app.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, self.on_message))
         app.add_error_handler(self.on_error)
+        assistant.outbox.register(CHANNEL, self)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Any update: translate, let the core answer, send the replies back."""

@@ -1,10 +1,13 @@
-"""Logging set-up that never writes the bot token (or anything shaped like one)."""
+"""Logging set-up that never writes the bot token (or anything shaped like one) or a mobile
+number."""
 from __future__ import annotations
 
 import logging
 import re
 
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+# Mainland mobile numbers (personal data) are masked in every log line: 138****8000.
+_MOBILE = re.compile(r"(?<![\d])(\+?86[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -20,6 +23,7 @@ class RedactingFormatter(logging.Formatter):
 
 def redact(text: str, secrets: list[str]) -> str:
     text = _TOKEN_SHAPE.sub("<token>", text)
+    text = _MOBILE.sub(r"\2****\3", text)
     for secret in secrets:
         text = text.replace(secret, "<token>")
     return text
@@ -35,3 +39,5 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters (names, phone numbers) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -52,6 +52,11 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     document: Document | None = None
     location: tuple[float, float] | None = None
+    # Ask the user to share something with a one-tap keyboard button: "location" or "contact".
+    # A message can carry inline buttons or such a keyboard, not both.
+    ask: str | None = None
+    ask_label: str = ""
+    clear_keyboard: bool = False  # remove a keyboard an earlier `ask` showed
 
 
 class Notifier(Protocol):

@@ -27,6 +27,7 @@ class Settings:
     bot_log_level: str = "INFO"
     telegram_max_rate: float = 30.0
     telegram_concurrency: int = 32
+    volunteer_retention_days: int = 730
 
     @property
     def tz(self) -> ZoneInfo:
@@ -59,8 +60,11 @@ def _parse(name: str, raw: object) -> object:
         return Path(str(raw)).expanduser()
     if name == "telegram_max_rate":
         return float(raw)  # type: ignore[arg-type]
-    if name == "telegram_concurrency":
-        return int(raw)  # type: ignore[call-overload]
+    if name in ("telegram_concurrency", "volunteer_retention_days"):
+        value = int(raw)  # type: ignore[call-overload]
+        if value < 1:
+            raise ValueError(f"{name.upper()} must be at least 1")
+        return value
     return str(raw) if raw is not None else None
 
 

@@ -11,10 +11,12 @@ from core import i18n
 from core.clock import Clock
 from core.i18n import _
 from core.messages import Incoming, Reply
+from core.outbox import Outbox
 from core.settings import Settings
 from knowledge.base import KnowledgeBase
 from storage.dialogs import DialogRepo, DialogState
 from storage.users import UserRepo, UserRow
+from storage.volunteers import VolunteerRepo
 
 log = logging.getLogger(__name__)
 
@@ -36,24 +38,36 @@ class Assistant:
     """The channel-agnostic core. Channels translate to `Incoming` and send back `Reply`s."""
 
     def __init__(self, *, settings: Settings, kb: KnowledgeBase, users: UserRepo,
-                 dialogs: DialogRepo, clock: Clock) -> None:
-        from handlers import admin, faq, media, start
+                 dialogs: DialogRepo, volunteers: VolunteerRepo, clock: Clock,
+                 outbox: Outbox | None = None) -> None:
+        from handlers import (admin, cadre_volunteers, faq, media, mydata, services, start,
+                              volunteers as vol)
 
         self.settings = settings
         self.kb = kb
         self.users = users
         self.dialogs = dialogs
+        self.volunteers = volunteers
         self.clock = clock
+        self.outbox = outbox or Outbox()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
         self.commands: dict[str, Handler] = {
-            **start.COMMANDS, **admin.COMMANDS, **faq.COMMANDS,
+            **start.COMMANDS, **admin.COMMANDS, **faq.COMMANDS, **vol.COMMANDS,
+            **mydata.COMMANDS, **cadre_volunteers.COMMANDS,
         }
-        self.buttons: dict[str, Handler] = {**start.BUTTONS, **faq.BUTTONS}
+        self.buttons: dict[str, Handler] = {
+            **start.BUTTONS, **faq.BUTTONS, **services.BUTTONS, **vol.BUTTONS,
+            **mydata.BUTTONS, **cadre_volunteers.BUTTONS,
+        }
         self._on_text: Handler = faq.on_text
-        self._on_dialog: dict[str, Handler] = {**faq.DIALOGS}
+        self._on_dialog: dict[str, Handler] = {**faq.DIALOGS, **vol.DIALOGS}
+        self._contact_flows = set(vol.DIALOGS)  # flows that ask for a shared contact
+        self._on_location: Handler = services.on_location
         self._on_media: Handler = media.on_unsupported
+        # Flows an answer can start (knowledge entries name them with `flow:`).
+        self.flow_starters: dict[str, Handler] = {vol.FLOW: vol.on_start_button}
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         """Answer one message. Never raises: an unexpected error becomes an apology."""
@@ -106,6 +120,10 @@ class Assistant:
             if ctx.dialog and ctx.dialog.flow in self._on_dialog:
                 return await self._on_dialog[ctx.dialog.flow](self, ctx)
             return await self._on_text(self, ctx)
+        if msg.location is not None:
+            return await self._on_location(self, ctx)
+        if msg.contact is not None and ctx.dialog and ctx.dialog.flow in self._contact_flows:
+            return await self._on_dialog[ctx.dialog.flow](self, ctx)
         return await self._on_media(self, ctx)
 
 

@@ -8,6 +8,7 @@ from core.i18n import _
 from core.messages import Button, Reply
 from knowledge.base import Decision, Entry, KnowledgeBase
 from knowledge.places import Place, PlaceMatch
+from handlers import services
 from knowledge.text import has_content
 
 if TYPE_CHECKING:
@@ -113,6 +114,16 @@ async def on_text(assistant: Assistant, ctx: Context) -> list[Reply]:
         return [Reply(_("That message is too long for me. Please ask one question in a "
                         "sentence or two."))]
     decision = decide(assistant.kb, text, ctx.lang)
+    nearby = services.wants_nearby(assistant, decision, text)
+    if nearby is not False:
+        return await services.start_nearby(assistant, ctx, nearby)  # type: ignore[arg-type]
+    listed = services.directory_answer(assistant, decision, text)
+    if listed is not None:
+        return listed
+    entry = decision.entry
+    if decision.kind == "answer" and entry is not None and entry.flow in assistant.flow_starters:
+        return [Reply(entry_text(assistant.kb, entry, None))] + await assistant.flow_starters[
+            entry.flow](assistant, ctx)
     if decision.kind == "need_place" and decision.entry is not None:
         await assistant.dialogs.set(ctx.user.id, PLACE_FLOW, "ask_place",
                                     {"entry": decision.entry.id}, assistant.clock.now())
@@ -166,8 +177,11 @@ async def on_cancel(assistant: Assistant, ctx: Context) -> list[Reply]:
 
     had = ctx.dialog is not None
     await assistant.dialogs.clear(ctx.user.id)
-    text = _("Cancelled.") if had else _("There is nothing to cancel.")
-    return [Reply(text, buttons=main_menu(assistant.kb))]
+    if not had:
+        return [Reply(_("There is nothing to cancel."), buttons=main_menu(assistant.kb))]
+    # The flow may have shown a share-number/location keyboard: take it away, then the menu.
+    return [Reply(_("Cancelled. Nothing from that step was stored."), clear_keyboard=True),
+            Reply(_("Choose a topic:"), buttons=main_menu(assistant.kb))]
 
 
 COMMANDS = {"cancel": on_cancel}

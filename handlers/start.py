@@ -34,7 +34,14 @@ def help_text() -> str:
 
 
 async def on_start(assistant: Assistant, ctx: Context) -> list[Reply]:
-    """Greet in the user's language and show the topic menu."""
+    """Greet in the user's language and show the topic menu; `/start join_<team>` (a poster's
+    deep link) goes straight to joining that team."""
+    from handlers import volunteers
+    from handlers.core import command_args
+
+    args = command_args(ctx)
+    if args and args[0].startswith("join_"):
+        return await volunteers.begin_team(assistant, ctx, args[0][len("join_"):][:64])
     await assistant.dialogs.clear(ctx.user.id)
     return [Reply(_("Hello! I am the civil affairs assistant for Changsha. What would you "
                     "like to know?"), buttons=main_menu(assistant.kb))]
@@ -76,7 +83,8 @@ async def on_topic_button(assistant: Assistant, ctx: Context) -> list[Reply]:
     topic = next((t for t in assistant.kb.menu if t.id == topic_id), None)
     if topic is None:
         return await stale_button(assistant, ctx)
-    rows = tuple((Button(i18n.pick(zh, en), f"e:{eid}"),) for eid, zh, en in topic.items)
+    rows = tuple((Button(i18n.pick(zh, en), payload),) for payload, zh, en in topic.actions)
+    rows += tuple((Button(i18n.pick(zh, en), f"e:{eid}"),) for eid, zh, en in topic.items)
     rows += ((Button(_("Back to menu"), "menu:"),),)
     text = _("{topic}: choose a question, or type your own.").format(
         topic=i18n.pick(topic.title_zh, topic.title_en))

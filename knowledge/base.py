@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from knowledge.directory import Directory
 from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
 from knowledge.text import Synonyms, guess_language
@@ -31,6 +32,8 @@ class Entry:
     places: tuple[str, ...] = ()
     see_also: tuple[str, ...] = ()
     needs_place: str | None = None
+    directory: bool = False  # about services a resident can look up in the directory
+    flow: str | None = None  # a conversation the answer starts (e.g. volunteer sign-up)
     file: str = field(default="", compare=False)
 
     @property
@@ -60,6 +63,7 @@ class MenuTopic:
     title_zh: str
     title_en: str
     items: tuple[tuple[str, str, str], ...]  # (entry id, label zh, label en)
+    actions: tuple[tuple[str, str, str], ...] = ()  # (button payload, label zh, label en)
 
 
 def read_yaml(path: Path) -> object:
@@ -77,7 +81,8 @@ def entry_from_data(raw: dict, file: str) -> Entry:
         a_zh=str(raw.get("a_zh") or "").strip(), a_en=str(raw.get("a_en") or "").strip(),
         source=str(raw.get("source") or ""), confidence=str(raw.get("confidence") or ""),
         historical=bool(raw.get("historical")), places=strings("places"),
-        see_also=strings("see_also"), needs_place=raw.get("needs_place"), file=file,
+        see_also=strings("see_also"), needs_place=raw.get("needs_place"),
+        directory=bool(raw.get("directory")), flow=raw.get("flow"), file=file,
     )
 
 
@@ -85,9 +90,11 @@ class KnowledgeBase:
     """Entries, places, synonyms and menu from knowledge/, with the ranking built once."""
 
     def __init__(self, entries: list[Entry], gazetteer: Gazetteer, synonyms: Synonyms,
-                 menu: list[MenuTopic], ranking: dict[str, float]) -> None:
+                 menu: list[MenuTopic], ranking: dict[str, float],
+                 directory: Directory | None = None) -> None:
         self.entries = {e.id: e for e in entries}
         self.gazetteer = gazetteer
+        self.directory = directory or Directory([], [], [], gazetteer)
         self.synonyms = synonyms
         self.menu = menu
         self.ranking = ranking
@@ -99,14 +106,20 @@ class KnowledgeBase:
         entries = [entry_from_data(raw, path.name)
                    for path in sorted((directory / "entries").glob("*.yaml"))
                    for raw in (read_yaml(path) or [])]
-        gazetteer = Gazetteer.from_data(read_yaml(directory / "places.yaml"))  # type: ignore[arg-type]
+        places = read_yaml(directory / "places.yaml") or {}
+        for path in sorted((directory / "directory").glob("communities*.yaml")):
+            extra = (read_yaml(path) or {}).get("communities") or []  # type: ignore[union-attr]
+            places["communities"] = [*(places.get("communities") or []), *extra]  # type: ignore[index, union-attr]
+        gazetteer = Gazetteer.from_data(places)  # type: ignore[arg-type]
         synonyms = Synonyms.from_data(read_yaml(directory / "synonyms.yaml"))  # type: ignore[arg-type]
         menu_data = read_yaml(directory / "menu.yaml") or {}
         menu = [MenuTopic(t["id"], t["title_zh"], t["title_en"],
-                          tuple((i["entry"], i["zh"], i["en"]) for i in t.get("items") or ()))
+                          tuple((i["entry"], i["zh"], i["en"]) for i in t.get("items") or ()),
+                          tuple((a["button"], a["zh"], a["en"]) for a in t.get("actions") or ()))
                 for t in menu_data.get("topics", [])]  # type: ignore[union-attr]
         ranking = {k: float(v) for k, v in (read_yaml(directory / "ranking.yaml") or {}).items()}  # type: ignore[union-attr]
-        return cls(entries, gazetteer, synonyms, menu, ranking)
+        services = Directory.load(directory / "directory", gazetteer)
+        return cls(entries, gazetteer, synonyms, menu, ranking, services)
 
     def decide(self, question: str, lang: str | None = None) -> Decision:
         """Answer, ask back (near tie or missing place), or decline, for one question."""

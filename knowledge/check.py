@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from knowledge import directory as directory_check
 from knowledge.base import PLACE_KINDS, TOPICS, KnowledgeBase, entry_from_data, read_yaml
 from knowledge.text import normalise
 
@@ -88,6 +89,8 @@ def check(directory: Path) -> tuple[list[str], list[str]]:
         for eid, _zh, _en in topic.items:
             if eid not in ids:
                 errors.append(f"menu.yaml: topic {topic.id} names unknown entry {eid!r}")
+    for level, message in directory_check.check(kb.directory):
+        (errors if level == "error" else warnings).append(message)
     warnings += _self_retrieval(kb)
     empty = sum(1 for p in kb.gazetteer.districts() for v in p.registry.values() if not v)
     if empty:

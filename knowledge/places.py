@@ -18,6 +18,7 @@ class Place:
     former_note_zh: str = ""
     former_note_en: str = ""
     district: str = ""  # for communities, when the sources say
+    street: str = ""  # for communities: the 街道/乡镇 name, when the operator records it
     registry: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def name(self, lang: str) -> str:
@@ -36,7 +37,8 @@ def _place(kind: str, raw: dict) -> Place:
         id=raw["id"], kind=kind, name_zh=raw["name_zh"], name_en=raw["name_en"],
         aliases=tuple(raw.get("aliases") or ()), former=tuple(raw.get("former") or ()),
         former_note_zh=raw.get("former_note_zh", ""), former_note_en=raw.get("former_note_en", ""),
-        district=raw.get("district") or "", registry=dict(raw.get("registry") or {}),
+        district=raw.get("district") or "", street=raw.get("street") or "",
+        registry=dict(raw.get("registry") or {}),
     )
 
 
@@ -77,3 +79,12 @@ class Gazetteer:
 
     def districts(self) -> list[Place]:
         return [p for p in self.places.values() if p.kind == "district"]
+
+    def communities(self, district_id: str | None = None) -> list[Place]:
+        """Communities of a district; `""` = those whose district is not recorded."""
+        return [p for p in self.places.values() if p.kind == "community"
+                and (district_id is None or p.district == district_id)]
+
+    @property
+    def city(self) -> Place:
+        return next(p for p in self.places.values() if p.kind == "city")

@@ -140,6 +140,18 @@ class UserRepo:
                 "UPDATE users SET role = 'resident' WHERE id = ? AND role = 'cadre'", (user.id,))
         return len(areas)
 
+    async def admins(self) -> list[UserRow]:
+        """Administrators who have written to the bot (BOT_ADMINS who never did are unknown)."""
+        async with self._db.read() as conn, conn.execute(
+            f"SELECT {_USER_COLS} FROM users WHERE role = 'admin' ORDER BY id"
+        ) as cur:
+            return [UserRow._from_row(r) for r in await cur.fetchall()]
+
+    async def delete(self, user_id: int) -> None:
+        """Remove a user and, by cascade, everything stored about them."""
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+
     async def areas_of(self, user_id: int) -> list[CadreArea]:
         async with self._db.read() as conn:
             return await _areas(conn, "WHERE c.user_id = ?", (user_id,))

@@ -25,7 +25,8 @@ def kb() -> KnowledgeBase:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(bot_db=tmp_path / "bot.sqlite3", bot_admins=frozenset({ADMIN_ID}))
+    return Settings(bot_db=tmp_path / "bot.sqlite3",
+                    bot_admins=frozenset({ADMIN_ID, "console:admin"}))
 
 
 @pytest.fixture
@@ -45,3 +46,63 @@ def text(user_id: str, body: str, lang: str | None = "zh-hans", channel: str = "
 
 def button(user_id: str, payload: str, lang: str | None = "zh-hans", channel: str = "console"):
     return Incoming(User(channel, user_id, lang), user_id, payload=payload)
+
+
+@pytest.fixture(scope="session")
+def test_kb_dir(tmp_path_factory) -> Path:
+    """The real knowledge folder plus tests/data/directory (teams and points with coordinates
+    in districts the seed does not fill), for directory and volunteer tests."""
+    import shutil
+
+    target = tmp_path_factory.mktemp("kb") / "knowledge"
+    shutil.copytree(ROOT / "knowledge", target,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.py", "*_imported.yaml"))
+    for path in (ROOT / "tests" / "data" / "directory").glob("*.yaml"):
+        shutil.copy(path, target / "directory" / path.name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def dkb(test_kb_dir) -> KnowledgeBase:
+    return KnowledgeBase.load(test_kb_dir)
+
+
+class RecordingNotifier:
+    """Stands in for a channel's delivery of notifications (the channel is outside the core)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list]] = []
+
+    async def notify(self, external_id: str, replies: list) -> None:
+        self.sent.append((external_id, replies))
+
+    def texts_to(self, external_id: str) -> list[str]:
+        return [r.text for ext, replies in self.sent if ext == external_id for r in replies]
+
+
+@pytest.fixture
+async def dassistant(settings, clock, dkb):
+    """An assistant over the test directory, its notifications recorded for channel console."""
+    async with open_assistant(settings, clock, dkb) as a:
+        a.notes = RecordingNotifier()
+        a.outbox.register("console", a.notes)
+        yield a
+
+
+def contact(user_id: str, phone: str, owner: str | None = None, lang: str | None = "zh-hans"):
+    from core.messages import Contact
+
+    return Incoming(User("console", user_id, lang), user_id,
+                    contact=Contact(phone, user_id if owner is None else owner))
+
+
+def location(user_id: str, lat: float, lon: float, lang: str | None = "zh-hans"):
+    return Incoming(User("console", user_id, lang), user_id, location=(lat, lon))
+
+
+def payloads(replies) -> list[str]:
+    return [b.payload for r in replies for row in r.buttons for b in row]
+
+
+def joined(replies) -> str:
+    return "\n".join(r.text for r in replies)
