@@ -121,9 +121,13 @@ async def test_bad_inputs(api, settings, clock, kb):
         api.push_callback(51, "p:marriage.registry_local:../../etc")
         (r,) = await api.wait_replies(51)
         assert "失效" in r["params"]["text"]
-        api.push_location(51, 28.2, 112.9)
+        api.push_location(51, 28.2, 112.9)  # no service point has coordinates yet: says so
+        honest, districts = await api.wait_replies(51, 2)
+        assert "坐标" in honest["params"]["text"]
+        assert "sd:yuhua" in buttons(districts)
+        api.push_contact(51, "+8613800138000")  # a contact outside a sign-up: not stored
         (r,) = await api.wait_replies(51)
-        assert "位置" in r["params"]["text"]
+        assert "13800138000" not in r["params"]["text"]
 
 
 async def test_repeated_update_answered_once(api, settings, clock, kb):
