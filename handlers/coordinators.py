@@ -1,6 +1,7 @@
 """Who hears about a team's sign-ups: its coordinator, else the cadres of its area."""
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from core import i18n
@@ -13,6 +14,8 @@ from storage.volunteers import Signup
 
 if TYPE_CHECKING:
     from handlers.core import Assistant
+
+log = logging.getLogger(__name__)
 
 
 async def recipients(assistant: Assistant, team: Team) -> list[UserRow]:
@@ -56,9 +59,14 @@ async def tell_new_signup(assistant: Assistant, team: Team, signup: Signup) -> N
                         "lists all sign-ups.").format(
                             team=team.name(i18n.current()), ref=signup.ref, name=signup.name,
                             phone=signup.phone,
-                            when=", ".join(names[s] for s in signup.availability)))]
+                            when=i18n.pick("、", ", ").join(
+                                names[s] for s in signup.availability)))]
 
-    for user in await recipients(assistant, team):
+    targets = await recipients(assistant, team)
+    if not targets:
+        log.warning("sign-up %s for team %s: no coordinator, cadre or administrator to tell",
+                    signup.ref, team.id)
+    for user in targets:
         await _send(assistant, user, build)
 
 

@@ -63,7 +63,7 @@ class Assistant:
         }
         self._on_text: Handler = faq.on_text
         self._on_dialog: dict[str, Handler] = {**faq.DIALOGS, **vol.DIALOGS}
-        self._contact_flows = set(vol.DIALOGS)  # flows that ask for a shared contact
+        self._rich_flows = set(vol.DIALOGS)  # flows that also take contacts and media
         self._on_location: Handler = services.on_location
         self._on_media: Handler = media.on_unsupported
         # Flows an answer can start (knowledge entries name them with `flow:`).
@@ -122,7 +122,7 @@ class Assistant:
             return await self._on_text(self, ctx)
         if msg.location is not None:
             return await self._on_location(self, ctx)
-        if msg.contact is not None and ctx.dialog and ctx.dialog.flow in self._contact_flows:
+        if ctx.dialog and ctx.dialog.flow in self._rich_flows:
             return await self._on_dialog[ctx.dialog.flow](self, ctx)
         return await self._on_media(self, ctx)
 

@@ -32,8 +32,9 @@ async def on_my(assistant: Assistant, ctx: Context) -> list[Reply]:
     for s in signups:
         team = assistant.kb.directory.teams.get(s.team_id)
         title = team.name(lang) if team else s.team_id
-        lines.append(f"• {s.ref} {title}: {s.name}, {s.phone}, "
-                     + ", ".join(names[a] for a in s.availability if a in names))
+        sep = i18n.pick("、", ", ")
+        lines.append(f"• {s.ref} {title}{i18n.pick('：', ': ')}{s.name}{sep}{s.phone}{sep}"
+                     + sep.join(names[a] for a in s.availability if a in names))
         rows.append((Button(_("Withdraw from {team}").format(team=title)[:60], f"vw:{s.id}"),))
     lines.append(_("/forget deletes all your data."))
     return [Reply("\n".join(lines), buttons=tuple(rows))]

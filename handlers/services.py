@@ -36,7 +36,7 @@ def point_text(kb: KnowledgeBase, point: ServicePoint, km: float | None = None) 
         point.community, point.district)
     head = f"• {point.name(lang)}"
     if stype:
-        head += f" ({stype.name(lang)})"
+        head += i18n.pick(f"（{stype.name(lang)}）", f" ({stype.name(lang)})")
     lines = [head]
     if km is not None:
         lines.append("  " + _("{km} km away").format(km=f"{km:.1f}"))
@@ -45,7 +45,7 @@ def point_text(kb: KnowledgeBase, point: ServicePoint, km: float | None = None) 
     for label, value in ((_("Address"), point.address), (_("Opening hours"), point.hours),
                          (_("Phone"), point.phone)):
         if value:
-            lines.append(f"  {label}: {value}")
+            lines.append(f"  {label}{i18n.pick('：', ': ')}{value}")
     if point.historical:
         lines.append("  " + _("Historical record (about 2006-07): ask whether it still runs."))
     return "\n".join(lines)

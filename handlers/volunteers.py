@@ -113,9 +113,9 @@ def ask_consent(assistant: Assistant, team: Team) -> Reply:
     text = _(
         "Step 4 of 4: your consent.\n"
         "I will store your name, mobile number, availability and the team you chose, so that "
-        "the team can contact you about volunteering. Only the team's coordinator and the civil "
-        "affairs cadres responsible for {place} can see them; they are not published and not "
-        "used for anything else. They are kept while you are in the team, at most {days} days; "
+        "the team can contact you about volunteering. Only the team's coordinator, the civil "
+        "affairs cadres responsible for {place} and the bot's administrators at the civil "
+        "affairs bureau can see them; they are not published and not used for anything else. They are kept while you are in the team, at most {days} days; "
         "you can withdraw any time with /my, or delete everything with /forget.\n"
         "Do you agree?").format(place=_place_name(assistant, team), days=days)
     return Reply(text, buttons=((Button(_("I agree"), "vc:yes"),
@@ -125,7 +125,7 @@ def ask_consent(assistant: Assistant, team: Team) -> Reply:
 def summary(assistant: Assistant, data: dict) -> Reply:
     team = assistant.kb.directory.teams[str(data["team"])]
     names = slot_names()
-    when = ", ".join(names[s] for s in SLOTS if s in data.get("when", []))
+    when = i18n.pick("、", ", ").join(names[s] for s in SLOTS if s in data.get("when", []))
     text = _("Please check:\nTeam: {team}\nName: {name}\nMobile: {phone}\nAvailable: {when}\n"
              "Is this right?").format(team=team.name(i18n.current()), name=data["name"],
                                       phone=data["phone"], when=when)
@@ -209,9 +209,12 @@ async def on_page_button(assistant: Assistant, ctx: Context) -> list[Reply]:
 
 # --- inside the flow: typed text and contacts ----------------------------------------------
 async def on_dialog(assistant: Assistant, ctx: Context) -> list[Reply]:
-    """Text or a shared contact while a sign-up is open."""
+    """Text, a shared contact or anything else while a sign-up is open."""
     assert ctx.dialog is not None
     step, data = ctx.dialog.step, dict(ctx.dialog.data)
+    if ctx.msg.text is None and not (step == "phone" and ctx.msg.contact is not None):
+        return [Reply(_("I can only read text here (nothing was stored from that)."))] + (
+            await _reprompt(assistant, ctx))
     team = assistant.kb.directory.teams.get(str(data.get("team", "")))
     if step != "team" and team is None:  # the team left the directory meanwhile
         await assistant.dialogs.clear(ctx.user.id)
@@ -247,8 +250,6 @@ async def _on_search(assistant: Assistant, ctx: Context) -> list[Reply]:
 
 
 async def _on_name(assistant: Assistant, ctx: Context, data: dict, team: Team) -> list[Reply]:
-    if ctx.msg.text is None:
-        return [Reply(_("Please type your name.")), ask_name(team)]
     name, reason = check_name(ctx.msg.text)
     if name is None:
         return [Reply(reason)]

@@ -13,8 +13,15 @@ _PH = re.compile(r"\{(\w*)\}")
 
 
 def catalog(lang):
+    """msgid -> msgstr; a plural entry gives its singular and plural ids, each with a form."""
+    out = {}
     with i18n.po_path(lang).open("rb") as fh:
-        return {m.id: m.string for m in read_po(fh) if m.id}
+        for m in read_po(fh):
+            if isinstance(m.id, tuple):
+                out[m.id[0]], out[m.id[1]] = m.string[0], m.string[-1]
+            elif m.id:
+                out[m.id] = m.string
+    return out
 
 
 def test_every_msgid_translated_in_both_languages():
@@ -42,7 +49,23 @@ async def test_language_is_per_task_not_global():
     async def say(lang, delay):
         with i18n.use(lang):
             await asyncio.sleep(delay)
-            return i18n._("Cancelled.")
+            return i18n._("Choose a topic:")
 
     zh, en = await asyncio.gather(say("zh", 0.02), say("en", 0.0))
-    assert zh == "已取消。" and en == "Cancelled."
+    assert zh == "请选择主题：" and en == "Choose a topic:"
+
+
+def test_plurals_are_real_plural_entries():
+    """ngettext finds its translation (a plain entry per form would never be used)."""
+    from tools.msgids import plurals
+
+    pairs = plurals()
+    assert pairs
+    for singular, plural in pairs.items():
+        for n in (1, 2):
+            with i18n.use("zh"):
+                zh = i18n.ngettext(singular, plural, n)
+            with i18n.use("en"):
+                en = i18n.ngettext(singular, plural, n)
+            assert zh not in (singular, plural) and re.search(r"[\u4e00-\u9fff]", zh)
+            assert en == (singular if n == 1 else plural)

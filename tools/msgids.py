@@ -36,6 +36,19 @@ def msgids() -> dict[str, str]:
     return found
 
 
+def plurals() -> dict[str, str]:
+    """singular -> plural of every ngettext() call: one plural entry each in the catalogues."""
+    found: dict[str, str] = {}
+    for path in source_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "ngettext" and len(node.args) >= 2
+                    and all(isinstance(a, ast.Constant) and isinstance(a.value, str)
+                            for a in node.args[:2])):
+                found[node.args[0].value] = node.args[1].value  # type: ignore[attr-defined]
+    return found
+
+
 if __name__ == "__main__":
     for msgid, where in msgids().items():
         print(f"{where}\t{msgid!r}")
