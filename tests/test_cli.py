@@ -98,3 +98,52 @@ def test_users_cli_promote_and_demote(tmp_path):
     assert bad.returncode == 2
     r = run(["users", "demote", "55"], tmp_path=tmp_path)
     assert "1 area(s) removed" in r.stdout
+
+
+def test_directory_import_and_volunteers_export(tmp_path, test_kb_dir, settings):
+    """A clerk's GB18030 spreadsheet goes in; a district's sign-ups come out as CSV and XLSX."""
+    import asyncio
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from bot import open_assistant
+    from knowledge.base import KnowledgeBase
+    from tests.test_volunteers import sign_up
+
+    kb_dir = tmp_path / "knowledge"
+    shutil.copytree(test_kb_dir, kb_dir)
+    sheet = tmp_path / "服务网点.csv"
+    sheet.write_bytes("名称,类型,社区,地址,纬度,经度\n"
+                      "红星村日间照料中心,养老,红星村,,28.13,113.03\n"
+                      "坏行,不存在的类型,红星村,,,\n".encode("gb18030"))
+    env = {"BOT_KNOWLEDGE_DIR": str(kb_dir)}
+    r = run(["directory", "import", str(sheet)], env=env, tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "1 imported" in r.stdout and "row 3" in r.stdout and "GB18030" in r.stdout
+    assert run(["kb", "check"], env=env, tmp_path=tmp_path).returncode == 0
+    points = KnowledgeBase.load(kb_dir).directory.points
+    assert any(p.name_zh == "红星村日间照料中心" and p.lat == 28.13 for p in points.values())
+
+    async def fill() -> None:
+        s = settings.__class__(bot_db=tmp_path / "cli.sqlite3")
+        async with open_assistant(s, None, KnowledgeBase.load(kb_dir)) as a:
+            await sign_up(a, "x1", "hongxing-elderly", name="甲")
+            await sign_up(a, "x2", "wyh-culture", name="乙")
+
+    asyncio.run(fill())
+    out = tmp_path / "yuhua.csv"
+    r = run(["volunteers", "export", "--area", "雨花区", "--format", "csv", "-o", str(out)],
+            env=env, tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    table = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+    assert table[0][0] == "报名编号" and [row[4] for row in table[1:]] == ["甲"]
+    out = tmp_path / "all.xlsx"
+    r = run(["volunteers", "export", "--area", "all", "--format", "xlsx", "--lang", "en", "-o",
+             str(out)], env=env, tmp_path=tmp_path)
+    rows = list(load_workbook(out).active.iter_rows(values_only=True))
+    assert rows[0][0] == "Reference" and sorted(r[4] for r in rows[1:]) == ["乙", "甲"]
+    r = run(["volunteers", "export", "--area", "北京市", "-o", str(out)], env=env,
+            tmp_path=tmp_path)
+    assert r.returncode == 2 and "error" in r.stderr
