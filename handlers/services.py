@@ -64,8 +64,8 @@ def listing(kb: KnowledgeBase, place: Place, stype: ServiceType | None) -> Reply
         text = _("{what} in {place}:").format(what=what, place=place.name(lang)) + "\n"
         text += "\n".join(point_text(kb, p) for p in points[:MAX_LISTED])
         if len(points) > MAX_LISTED:
-            text += "\n" + _("…and {count} more. Ask about one community to narrow it down.").format(
-                count=len(points) - MAX_LISTED)
+            more = _("…and {count} more. Ask about one community to narrow it down.")
+            text += "\n" + more.format(count=len(points) - MAX_LISTED)
     missing = any(not (p.address and p.hours and p.phone) for p in points[:MAX_LISTED])
     if missing or not points:
         text += "\n\n" + confirm_hint()
@@ -108,7 +108,10 @@ def directory_answer(assistant: Assistant, decision: Decision, text: str) -> lis
     None to let the FAQ answer it."""
     kb = assistant.kb
     entries = [e for e in (decision.entry, *(c for c, _s in decision.candidates)) if e]
-    about_services = any(e.directory for e in entries[:3])
+    if decision.kind == "fallback":
+        entries = []  # below the threshold: only a named service type counts
+    # the best match decides, or a place plus a service type ("雨花区有什么养老服务")
+    about_services = bool(entries) and entries[0].directory
     stype = kb.directory.detect_type(text)
     if stype is not None and stype.id == "marriage_registry":
         return None  # the marriage entries answer that, with the registry's details
@@ -130,10 +133,12 @@ def wants_nearby(assistant: Assistant, decision: Decision, text: str) -> Service
     if not _NEAR.search(text) or any(pm.place.kind != "city" for pm in decision.places):
         return False
     entries = [e for e in (decision.entry, *(c for c, _s in decision.candidates)) if e]
+    if decision.kind == "fallback":
+        entries = []
     stype = assistant.kb.directory.detect_type(text)
     if stype is not None and stype.id == "marriage_registry":
         return False
-    if any(e.directory for e in entries[:3]) or stype is not None:
+    if (entries and entries[0].directory) or stype is not None:  # the best match decides
         return stype
     return False
 

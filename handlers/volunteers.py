@@ -115,7 +115,8 @@ def ask_consent(assistant: Assistant, team: Team) -> Reply:
         "I will store your name, mobile number, availability and the team you chose, so that "
         "the team can contact you about volunteering. Only the team's coordinator, the civil "
         "affairs cadres responsible for {place} and the bot's administrators at the civil "
-        "affairs bureau can see them; they are not published and not used for anything else. They are kept while you are in the team, at most {days} days; "
+        "affairs bureau can see them; they are not published and not used for anything else. "
+        "They are kept while you are in the team, at most {days} days; "
         "you can withdraw any time with /my, or delete everything with /forget.\n"
         "Do you agree?").format(place=_place_name(assistant, team), days=days)
     return Reply(text, buttons=((Button(_("I agree"), "vc:yes"),

@@ -71,7 +71,8 @@ class VolunteerRepo:
             cur = await conn.execute(
                 f"INSERT INTO volunteer_signups ({_COLS.removeprefix('id, ')}) "
                 "SELECT ?, ?, ?, ?, ?, ?, ?, ? "
-                "WHERE ? IS NULL OR (SELECT COUNT(*) FROM volunteer_signups WHERE team_id = ?) < ? "
+                "WHERE ? IS NULL "
+                "OR (SELECT COUNT(*) FROM volunteer_signups WHERE team_id = ?) < ? "
                 "ON CONFLICT (user_id, team_id) DO NOTHING RETURNING " + _COLS,
                 (new.user_id, new.team_id, new.name, new.phone, ",".join(new.availability),
                  new.consent_version, new.consented_at.isoformat(), now.isoformat(),
