@@ -41,7 +41,10 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
     from handlers import Assistant
     from storage.db import open_database
     from core.outbox import Outbox
+    from schedules.service import ReminderService
     from storage.dialogs import DialogRepo
+    from storage.invites import InviteRepo
+    from storage.reminders import ReminderRepo
     from storage.users import UserRepo
     from storage.volunteers import VolunteerRepo
 
@@ -50,9 +53,12 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
     clock = clock or SystemClock()
     housekeeping: asyncio.Task[None] | None = None
     try:
-        assistant = Assistant(settings=settings, kb=kb, users=UserRepo(db),
-                              dialogs=DialogRepo(db), volunteers=VolunteerRepo(db), clock=clock,
-                              outbox=Outbox())
+        users, outbox = UserRepo(db), Outbox()
+        reminders = ReminderService(settings=settings, users=users, repo=ReminderRepo(db),
+                                    outbox=outbox, clock=clock)
+        assistant = Assistant(settings=settings, kb=kb, users=users, dialogs=DialogRepo(db),
+                              volunteers=VolunteerRepo(db), reminders=reminders,
+                              invites=InviteRepo(db), clock=clock, outbox=outbox)
         await tidy(assistant)
         housekeeping = asyncio.ensure_future(_daily(assistant))
         yield assistant
@@ -99,9 +105,13 @@ def _stop_event() -> asyncio.Event:
 async def run_telegram(settings: Settings) -> None:
     from channels.telegram import TelegramChannel, build_application
 
+    from schedules.scheduler import ReminderScheduler
+
     async with open_assistant(settings) as assistant:
         channel = TelegramChannel(assistant, settings, build_application(settings))
-        await channel.run(_stop_event())
+        scheduler = ReminderScheduler(assistant.reminders)
+        await channel.run(_stop_event(), on_started=scheduler.start,
+                          before_stop=scheduler.stop)
     log.info("stopped; database closed")
 
 
@@ -109,8 +119,12 @@ async def run_console(settings: Settings, lang: str | None) -> None:
     from channels.console import CHANNEL, ConsoleNotifier
     from channels.console import run_console as loop
 
+    from schedules.scheduler import ReminderScheduler
+
     async with open_assistant(settings) as assistant:
         assistant.outbox.register(CHANNEL, ConsoleNotifier(sys.stdout))
+        scheduler = ReminderScheduler(assistant.reminders)
+        await scheduler.start()
         chat = asyncio.ensure_future(loop(assistant, language_code=lang))
         stop = _stop_event()
         stopper = asyncio.ensure_future(stop.wait())
@@ -118,6 +132,7 @@ async def run_console(settings: Settings, lang: str | None) -> None:
         stopper.cancel()
         if not chat.done():
             chat.cancel()
+        await scheduler.stop()
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:

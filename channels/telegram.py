@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
                       KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
@@ -13,11 +14,12 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Callb
 
 from core import i18n
 from core.i18n import _
-from core.messages import Contact, Incoming, Reply, User
+from core.messages import Contact, DeliveryError, Incoming, Reply, User
 from core.settings import Settings
 from handlers.core import Assistant
 
 log = logging.getLogger(__name__)
+Hook = Callable[[], Awaitable[None]]
 CHANNEL = "telegram"
 SEND_ATTEMPTS = 4
 PUBLIC_COMMANDS = ("start", "help", "menu", "volunteer", "my", "lang", "cancel", "forget",
@@ -149,12 +151,18 @@ class TelegramChannel:
         log.error("error while handling update %s", uid, exc_info=context.error)
 
     async def notify(self, external_id: str, replies: list[Reply]) -> None:
-        """Notifier: a message the bot starts itself, to a user's private chat."""
-        await self.send(external_id, replies)
+        """Notifier: a message the bot starts itself, to a user's private chat. Raises
+        DeliveryError when Telegram refused it (blocked: 403) or kept failing."""
+        for reply in replies:
+            await self._send_one(int(external_id), reply)
 
     async def send(self, chat_id: str, replies: list[Reply]) -> None:
+        """Answers to the user's own message: failures are logged, not raised."""
         for reply in replies:
-            await self._send_one(int(chat_id), reply)
+            try:
+                await self._send_one(int(chat_id), reply)
+            except DeliveryError:
+                return
 
     async def _send_one(self, chat_id: int, reply: Reply) -> None:
         bot = self.app.bot
@@ -173,7 +181,8 @@ class TelegramChannel:
                 chat_id, part, reply_markup=markup))
 
     async def _retry(self, call) -> None:  # type: ignore[no-untyped-def]
-        """Retry timeouts, 5xx and flood waits with backoff; give up on a blocked chat."""
+        """Retry timeouts, 5xx and flood waits (after Telegram's retry_after) with backoff;
+        a blocked chat (403) or giving up raises DeliveryError."""
         delay = 0.5
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
@@ -181,7 +190,7 @@ class TelegramChannel:
                 return
             except Forbidden as exc:
                 log.warning("chat blocked the bot or is gone: %s", exc.message)
-                return
+                raise DeliveryError(exc.message, blocked=True) from exc
             except RetryAfter as exc:
                 wait = exc.retry_after
                 seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
@@ -189,9 +198,10 @@ class TelegramChannel:
             except (TimedOut, NetworkError) as exc:
                 if attempt == SEND_ATTEMPTS:
                     log.error("giving up sending after %d attempts: %s", attempt, exc)
-                    return
+                    raise DeliveryError(str(exc)) from exc
                 await asyncio.sleep(delay)
                 delay *= 2
+        raise DeliveryError("still rate limited after retries")
 
     async def set_commands(self) -> None:
         """Register the command list in both languages (Chinese also as the default)."""
@@ -202,8 +212,11 @@ class TelegramChannel:
             await self.app.bot.set_my_commands(commands, language_code=code)
 
     async def run(self, stop: asyncio.Event, *, poll_interval: float = 0.0,
-                  poll_timeout: int = 10) -> None:
-        """Long polling until `stop` is set; then stop cleanly (no update lost or half done)."""
+                  poll_timeout: int = 10, on_started: Hook | None = None,
+                  before_stop: Hook | None = None) -> None:
+        """Long polling until `stop` is set; then stop cleanly (no update lost or half done).
+        `on_started` runs once the bot can send (the reminder scheduler starts there);
+        `before_stop` while it still can (the scheduler finishes its sends)."""
         async with self.app:
             await self.set_commands()
             await self.app.start()
@@ -212,6 +225,10 @@ class TelegramChannel:
                 poll_interval=poll_interval, timeout=poll_timeout,
                 allowed_updates=["message", "callback_query"])
             log.info("telegram polling started as @%s", self.app.bot.username)
+            if on_started is not None:
+                await on_started()
             await stop.wait()
+            if before_stop is not None:
+                await before_stop()
             await self.app.updater.stop()
             await self.app.stop()

@@ -59,7 +59,16 @@ class Reply:
     clear_keyboard: bool = False  # remove a keyboard an earlier `ask` showed
 
 
+class DeliveryError(Exception):
+    """A notification did not reach the user; `blocked` when they blocked the bot (403)."""
+
+    def __init__(self, message: str, *, blocked: bool = False) -> None:
+        super().__init__(message)
+        self.blocked = blocked
+
+
 class Notifier(Protocol):
-    """Sends messages the bot starts itself (reminders, notices). Each channel implements it."""
+    """Sends messages the bot starts itself (reminders, notices). Each channel implements it;
+    it raises DeliveryError when the message could not be delivered."""
 
     async def notify(self, external_id: str, replies: list[Reply]) -> None: ...

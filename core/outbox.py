@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from core.messages import Notifier, Reply
+from core.messages import DeliveryError, Notifier, Reply
 
 log = logging.getLogger(__name__)
 
@@ -17,17 +17,21 @@ class Outbox:
     def register(self, channel: str, notifier: Notifier) -> None:
         self._notifiers[channel] = notifier
 
-    async def send(self, channel: str, external_id: str, replies: list[Reply]) -> bool:
-        """Deliver; False when the channel is not running here or sending failed (logged
-        without the message text, which may hold personal data)."""
+    async def send(self, channel: str, external_id: str, replies: list[Reply]) -> str:
+        """Deliver: "sent", "blocked" (the user blocked the bot), "failed" (try again later) or
+        "no_channel" (that channel is not running here). Logged without the message text,
+        which may hold personal data."""
         notifier = self._notifiers.get(channel)
         if notifier is None:
             log.warning("no %s channel running; a notification to user %s was not sent",
                         channel, external_id)
-            return False
+            return "no_channel"
         try:
             await notifier.notify(external_id, replies)
+        except DeliveryError as exc:
+            log.warning("notification to %s:%s not delivered: %s", channel, external_id, exc)
+            return "blocked" if exc.blocked else "failed"
         except Exception:  # one recipient's failure must not break the sender's flow
             log.exception("notification to %s:%s failed", channel, external_id)
-            return False
-        return True
+            return "failed"
+        return "sent"

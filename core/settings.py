@@ -28,6 +28,9 @@ class Settings:
     telegram_max_rate: float = 30.0
     telegram_concurrency: int = 32
     volunteer_retention_days: int = 730
+    reminder_quiet_hours: str = "22:00-08:00"
+    reminder_grace_hours: int = 24
+    reminder_escalate_days: int = 2
 
     @property
     def tz(self) -> ZoneInfo:
@@ -60,7 +63,8 @@ def _parse(name: str, raw: object) -> object:
         return Path(str(raw)).expanduser()
     if name == "telegram_max_rate":
         return float(raw)  # type: ignore[arg-type]
-    if name in ("telegram_concurrency", "volunteer_retention_days"):
+    if name in ("telegram_concurrency", "volunteer_retention_days", "reminder_grace_hours",
+                "reminder_escalate_days"):
         value = int(raw)  # type: ignore[call-overload]
         if value < 1:
             raise ValueError(f"{name.upper()} must be at least 1")
@@ -91,6 +95,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         parsed = {k: _parse(k, v) for k, v in values.items()}
         settings = Settings(**parsed)  # type: ignore[arg-type]
         settings.tz  # noqa: B018 - validate the zone now, not at first use
+        from schedules.rules import parse_quiet
+
+        parse_quiet(settings.reminder_quiet_hours)
     except ZoneInfoNotFoundError as exc:
         raise SettingsError(f"unknown time zone: {values.get('bot_timezone')}") from exc
     except (TypeError, ValueError) as exc:

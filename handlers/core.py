@@ -6,6 +6,7 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core import i18n
 from core.clock import Clock
@@ -17,6 +18,10 @@ from knowledge.base import KnowledgeBase
 from storage.dialogs import DialogRepo, DialogState
 from storage.users import UserRepo, UserRow
 from storage.volunteers import VolunteerRepo
+
+if TYPE_CHECKING:
+    from schedules.service import ReminderService
+    from storage.invites import InviteRepo
 
 log = logging.getLogger(__name__)
 
@@ -38,31 +43,33 @@ class Assistant:
     """The channel-agnostic core. Channels translate to `Incoming` and send back `Reply`s."""
 
     def __init__(self, *, settings: Settings, kb: KnowledgeBase, users: UserRepo,
-                 dialogs: DialogRepo, volunteers: VolunteerRepo, clock: Clock,
-                 outbox: Outbox | None = None) -> None:
-        from handlers import (admin, cadre_volunteers, faq, media, mydata, services, start,
-                              volunteers as vol)
+                 dialogs: DialogRepo, volunteers: VolunteerRepo, reminders: ReminderService,
+                 invites: InviteRepo, clock: Clock, outbox: Outbox) -> None:
+        from handlers import (admin, cadre_volunteers, faq, invites as inv, media, mydata,
+                              reminders as rem, services, start, volunteers as vol)
 
         self.settings = settings
         self.kb = kb
         self.users = users
         self.dialogs = dialogs
         self.volunteers = volunteers
+        self.reminders = reminders
+        self.invites = invites
         self.clock = clock
-        self.outbox = outbox or Outbox()
+        self.outbox = outbox
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
         self.commands: dict[str, Handler] = {
             **start.COMMANDS, **admin.COMMANDS, **faq.COMMANDS, **vol.COMMANDS,
-            **mydata.COMMANDS, **cadre_volunteers.COMMANDS,
+            **mydata.COMMANDS, **cadre_volunteers.COMMANDS, **rem.COMMANDS, **inv.COMMANDS,
         }
         self.buttons: dict[str, Handler] = {
             **start.BUTTONS, **faq.BUTTONS, **services.BUTTONS, **vol.BUTTONS,
-            **mydata.BUTTONS, **cadre_volunteers.BUTTONS,
+            **mydata.BUTTONS, **cadre_volunteers.BUTTONS, **rem.BUTTONS,
         }
         self._on_text: Handler = faq.on_text
-        self._on_dialog: dict[str, Handler] = {**faq.DIALOGS, **vol.DIALOGS}
+        self._on_dialog: dict[str, Handler] = {**faq.DIALOGS, **vol.DIALOGS, **rem.DIALOGS}
         self._rich_flows = set(vol.DIALOGS)  # flows that also take contacts and media
         self._on_location: Handler = services.on_location
         self._on_media: Handler = media.on_unsupported

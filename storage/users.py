@@ -76,7 +76,7 @@ class UserRepo:
                 "last_seen) VALUES (?, ?, ?, CASE WHEN ? THEN 'admin' ELSE 'resident' END, ?, ?) "
                 "ON CONFLICT (channel, external_id) DO UPDATE SET "
                 "language_code = COALESCE(excluded.language_code, users.language_code), "
-                "last_seen = excluded.last_seen, "
+                "last_seen = excluded.last_seen, blocked_at = NULL, "
                 "role = CASE WHEN ? THEN 'admin' "
                 "WHEN EXISTS (SELECT 1 FROM cadre_areas c WHERE c.user_id = users.id) "
                 "THEN 'cadre' ELSE 'resident' END "
@@ -146,6 +146,36 @@ class UserRepo:
             f"SELECT {_USER_COLS} FROM users WHERE role = 'admin' ORDER BY id"
         ) as cur:
             return [UserRow._from_row(r) for r in await cur.fetchall()]
+
+    async def mark_blocked(self, user_id: int, now: datetime) -> bool:
+        """Remember that the user blocked the bot; True the first time (to report it once)."""
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE users SET blocked_at = ? WHERE id = ? AND blocked_at IS NULL",
+                (now.isoformat(), user_id))
+            return cur.rowcount == 1
+
+    async def get_by_id(self, user_id: int) -> UserRow | None:
+        async with self._db.read() as conn, conn.execute(
+            f"SELECT {_USER_COLS} FROM users WHERE id = ?", (user_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return UserRow._from_row(row) if row else None
+
+    async def replace_areas(self, user: UserRow, level: str, area_path: str, now: datetime,
+                            *, by_user: int | None, by_label: str) -> None:
+        """Change a cadre's area: all old areas revoked and the new one granted, at once."""
+        async with self._db.transaction() as conn:
+            for area in await _areas(conn, "WHERE c.user_id = ?", (user.id,)):
+                await _log(conn, user.id, "revoke", area.level, area.area_path, by_user,
+                           by_label, now)
+            await conn.execute("DELETE FROM cadre_areas WHERE user_id = ?", (user.id,))
+            await conn.execute(
+                "INSERT INTO cadre_areas (user_id, level, area_path, granted_by, granted_at) "
+                "VALUES (?, ?, ?, ?, ?)", (user.id, level, area_path, by_user, now.isoformat()))
+            await _log(conn, user.id, "grant", level, area_path, by_user, by_label, now)
+            await conn.execute(
+                "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,))
 
     async def delete(self, user_id: int) -> None:
         """Remove a user and, by cascade, everything stored about them."""

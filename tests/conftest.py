@@ -68,13 +68,23 @@ def dkb(test_kb_dir) -> KnowledgeBase:
 
 
 class RecordingNotifier:
-    """Stands in for a channel's delivery of notifications (the channel is outside the core)."""
+    """Stands in for a channel's delivery of notifications (the channel is outside the core).
+    `failing[ext_id] = "blocked" | "failed"` makes deliveries to that user fail that way."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock=None) -> None:
         self.sent: list[tuple[str, list]] = []
+        self.times: list = []
+        self.failing: dict[str, str] = {}
+        self.clock = clock
 
     async def notify(self, external_id: str, replies: list) -> None:
+        from core.messages import DeliveryError
+
+        how = self.failing.get(external_id)
+        if how is not None:
+            raise DeliveryError(how, blocked=how == "blocked")
         self.sent.append((external_id, replies))
+        self.times.append(self.clock.now() if self.clock else None)
 
     def texts_to(self, external_id: str) -> list[str]:
         return [r.text for ext, replies in self.sent if ext == external_id for r in replies]
@@ -84,7 +94,7 @@ class RecordingNotifier:
 async def dassistant(settings, clock, dkb):
     """An assistant over the test directory, its notifications recorded for channel console."""
     async with open_assistant(settings, clock, dkb) as a:
-        a.notes = RecordingNotifier()
+        a.notes = RecordingNotifier(clock)
         a.outbox.register("console", a.notes)
         yield a
 

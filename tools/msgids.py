@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("bot.py", "core", "handlers", "channels", "knowledge", "storage")
+SOURCES = ("bot.py", "core", "handlers", "channels", "knowledge", "storage", "schedules")
 
 
 def source_files() -> list[Path]:

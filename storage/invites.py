@@ -1,0 +1,74 @@
+"""Single-use invite codes that make their holder a cadre of an area."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage.db import Database
+from storage.users import UserRow, _log
+
+ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or typed from paper
+VALID_FOR = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Invite:
+    code: str
+    level: str
+    area_path: str
+    expires_at: str
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def normalise_code(text: str) -> str:
+    raw = "".join(ch for ch in text.upper() if ch.isalnum())
+    return f"{raw[:4]}-{raw[4:]}" if len(raw) == 8 else raw
+
+
+class InviteRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, level: str, area_path: str, now: datetime, *, by: str) -> Invite:
+        invite = Invite(new_code(), level, area_path, (now + VALID_FOR).isoformat())
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO invites (code, level, area_path, created_by_label, created_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (invite.code, level, area_path, by, now.isoformat(), invite.expires_at))
+        return invite
+
+    async def redeem(self, code: str, user: UserRow, now: datetime) -> Invite | None:
+        """Use the code once: the user becomes a cadre of its area. None if unknown, used or
+        expired. The claim and the grant are one transaction."""
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE invites SET used_by = ?, used_at = ? WHERE code = ? AND used_by IS NULL "
+                "AND used_at IS NULL AND expires_at > ? "
+                "RETURNING code, level, area_path, expires_at, created_by_label",
+                (user.id, now.isoformat(), normalise_code(code), now.isoformat()))
+            row = await cur.fetchone()
+            await cur.close()
+            if row is None:
+                return None
+            await conn.execute(
+                "INSERT OR IGNORE INTO cadre_areas (user_id, level, area_path, granted_at) "
+                "VALUES (?, ?, ?, ?)", (user.id, row["level"], row["area_path"], now.isoformat()))
+            await _log(conn, user.id, "grant", row["level"], row["area_path"], None,
+                       f"invite {row['code']} from {row['created_by_label']}", now)
+            await conn.execute(
+                "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,))
+        return Invite(row["code"], row["level"], row["area_path"], row["expires_at"])
+
+    async def open_invites(self, now: datetime) -> list[Invite]:
+        async with self._db.read() as conn, conn.execute(
+            "SELECT code, level, area_path, expires_at FROM invites WHERE used_by IS NULL "
+            "AND used_at IS NULL AND expires_at > ? ORDER BY expires_at", (now.isoformat(),)
+        ) as cur:
+            return [Invite(*r) for r in await cur.fetchall()]
+
