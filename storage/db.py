@@ -6,11 +6,17 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
+def ts(moment: datetime) -> str:
+    """How times are stored: ISO 8601 in UTC, so that comparing the text compares the time."""
+    return moment.astimezone(timezone.utc).isoformat()
+
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 

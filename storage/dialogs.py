@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import Database
+from storage.db import Database, ts
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class DialogRepo:
             "SELECT flow, step, data, expires_at FROM dialog_state WHERE user_id = ?", (user_id,)
         ) as cur:
             row = await cur.fetchone()
-        if row is None or row["expires_at"] <= now.isoformat():
+        if row is None or row["expires_at"] <= ts(now):
             return None
         return DialogState(row["flow"], row["step"], json.loads(row["data"]))
 
@@ -40,8 +40,8 @@ class DialogRepo:
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
                 "flow = excluded.flow, step = excluded.step, data = excluded.data, "
                 "updated_at = excluded.updated_at, expires_at = excluded.expires_at",
-                (user_id, flow, step, json.dumps(data, ensure_ascii=False), now.isoformat(),
-                 (now + ttl).isoformat()),
+                (user_id, flow, step, json.dumps(data, ensure_ascii=False), ts(now),
+                 ts(now + ttl)),
             )
 
     async def clear(self, user_id: int) -> None:
@@ -51,4 +51,4 @@ class DialogRepo:
     async def prune_seen_updates(self, before: datetime) -> None:
         """Forget handled update ids older than `before` (Telegram re-delivers within a day)."""
         async with self._db.transaction() as conn:
-            await conn.execute("DELETE FROM seen_updates WHERE at < ?", (before.isoformat(),))
+            await conn.execute("DELETE FROM seen_updates WHERE at < ?", (ts(before),))

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import Database
+from storage.db import Database, ts
 from storage.users import UserRow, _log
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or typed from paper
@@ -35,12 +35,12 @@ class InviteRepo:
         self._db = db
 
     async def create(self, level: str, area_path: str, now: datetime, *, by: str) -> Invite:
-        invite = Invite(new_code(), level, area_path, (now + VALID_FOR).isoformat())
+        invite = Invite(new_code(), level, area_path, ts(now + VALID_FOR))
         async with self._db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO invites (code, level, area_path, created_by_label, created_at, "
                 "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (invite.code, level, area_path, by, now.isoformat(), invite.expires_at))
+                (invite.code, level, area_path, by, ts(now), invite.expires_at))
         return invite
 
     async def redeem(self, code: str, user: UserRow, now: datetime) -> Invite | None:
@@ -51,14 +51,14 @@ class InviteRepo:
                 "UPDATE invites SET used_by = ?, used_at = ? WHERE code = ? AND used_by IS NULL "
                 "AND used_at IS NULL AND expires_at > ? "
                 "RETURNING code, level, area_path, expires_at, created_by_label",
-                (user.id, now.isoformat(), normalise_code(code), now.isoformat()))
+                (user.id, ts(now), normalise_code(code), ts(now)))
             row = await cur.fetchone()
             await cur.close()
             if row is None:
                 return None
             await conn.execute(
                 "INSERT OR IGNORE INTO cadre_areas (user_id, level, area_path, granted_at) "
-                "VALUES (?, ?, ?, ?)", (user.id, row["level"], row["area_path"], now.isoformat()))
+                "VALUES (?, ?, ?, ?)", (user.id, row["level"], row["area_path"], ts(now)))
             await _log(conn, user.id, "grant", row["level"], row["area_path"], None,
                        f"invite {row['code']} from {row['created_by_label']}", now)
             await conn.execute(
@@ -68,7 +68,7 @@ class InviteRepo:
     async def open_invites(self, now: datetime) -> list[Invite]:
         async with self._db.read() as conn, conn.execute(
             "SELECT code, level, area_path, expires_at FROM invites WHERE used_by IS NULL "
-            "AND used_at IS NULL AND expires_at > ? ORDER BY expires_at", (now.isoformat(),)
+            "AND used_at IS NULL AND expires_at > ? ORDER BY expires_at", (ts(now),)
         ) as cur:
             return [Invite(*r) for r in await cur.fetchall()]
 

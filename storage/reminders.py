@@ -8,7 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from schedules.rules import Rule, schedule_json
-from storage.db import Database
+from storage.db import Database, ts
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class ReminderRepo:
                 "created_by_label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 f"RETURNING {_RULE_COLS}",
                 (kind, title, ",".join(levels), json.dumps(list(scope), ensure_ascii=False),
-                 schedule_json(schedule), int(escalate), by, now.isoformat()))
+                 schedule_json(schedule), int(escalate), by, ts(now)))
             row = await cur.fetchone()
             await cur.close()
         assert row is not None
@@ -135,14 +135,14 @@ class ReminderRepo:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO reminder_runs (rule_id, occurrence, due, send_at, "
                 "outcome, at) VALUES (?, ?, ?, ?, ?, ?)",
-                (rule_id, occurrence, due, send_at.isoformat(), outcome, now.isoformat()))
+                (rule_id, occurrence, due, ts(send_at), outcome, ts(now)))
             if cur.rowcount == 0:
                 return False
             await conn.executemany(
                 "INSERT OR IGNORE INTO deliveries (rule_id, occurrence, due, recipient_id, kind, "
                 "body, late, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(rule_id, occurrence, due, rid, kind, json.dumps(body, ensure_ascii=False),
-                  int(late), nb.isoformat()) for rid, kind, body, nb, late in deliveries])
+                  int(late), ts(nb)) for rid, kind, body, nb, late in deliveries])
         return True
 
     # --- deliveries -----------------------------------------------------------------------
@@ -153,7 +153,7 @@ class ReminderRepo:
                 "INSERT OR IGNORE INTO deliveries (rule_id, occurrence, due, recipient_id, kind, "
                 "body, not_before) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (rule_id, occurrence, due, recipient_id, kind,
-                 json.dumps(body or {}, ensure_ascii=False), not_before.isoformat()))
+                 json.dumps(body or {}, ensure_ascii=False), ts(not_before)))
             return cur.rowcount == 1
 
     async def claim(self, now: datetime, limit: int) -> list[Delivery]:
@@ -163,7 +163,7 @@ class ReminderRepo:
                 "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
                 "WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' "
                 "AND not_before <= ? ORDER BY not_before, id LIMIT ?) "
-                f"RETURNING {_DELIVERY_COLS}", (now.isoformat(), limit))
+                f"RETURNING {_DELIVERY_COLS}", (ts(now), limit))
             rows = await cur.fetchall()
             await cur.close()
         return sorted((Delivery._from_row(r) for r in rows), key=lambda d: d.id)
@@ -173,13 +173,13 @@ class ReminderRepo:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE deliveries SET status = ?, sent_at = ?, error = ? WHERE id = ?",
-                (status, now.isoformat() if status == "sent" else None, error, delivery_id))
+                (status, ts(now) if status == "sent" else None, error, delivery_id))
 
     async def retry_later(self, delivery_id: int, not_before: datetime, error: str) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE deliveries SET status = 'pending', not_before = ?, error = ? "
-                "WHERE id = ?", (not_before.isoformat(), error, delivery_id))
+                "WHERE id = ?", (ts(not_before), error, delivery_id))
 
     async def release_unfinished(self) -> int:
         """After a crash: deliveries left `sending` are sent again (see README, exactly once)."""
@@ -218,7 +218,7 @@ class ReminderRepo:
                 "ON CONFLICT (rule_id, due, user_id) DO UPDATE SET "
                 "status = CASE WHEN acks.status = 'done' THEN 'done' ELSE excluded.status END, "
                 "at = CASE WHEN acks.status = 'done' THEN acks.at ELSE excluded.at END",
-                (rule_id, due, user_id, status, now.isoformat()))
+                (rule_id, due, user_id, status, ts(now)))
 
     async def set_remark(self, rule_id: int, due: str, user_id: int, remark: str) -> bool:
         async with self._db.transaction() as conn:

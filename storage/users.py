@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from storage.db import Database
+from storage.db import Database, ts
 
 LEVELS = ("city", "district", "township", "village")
 
@@ -62,13 +62,13 @@ class UserRepo:
         With `update_id`, the update is recorded too, and None is returned when it was handled
         before (a re-delivered update). One transaction: this runs for every message.
         """
-        ts = now.isoformat()
+        stamp = ts(now)
         admin = 1 if is_admin else 0
         async with self._db.transaction() as conn:
             if update_id is not None:
                 cur = await conn.execute(
                     "INSERT OR IGNORE INTO seen_updates (channel, update_id, at) VALUES (?, ?, ?)",
-                    (channel, update_id, ts))
+                    (channel, update_id, stamp))
                 if cur.rowcount == 0:
                     return None
             async with conn.execute(
@@ -81,7 +81,7 @@ class UserRepo:
                 "WHEN EXISTS (SELECT 1 FROM cadre_areas c WHERE c.user_id = users.id) "
                 "THEN 'cadre' ELSE 'resident' END "
                 f"RETURNING {_USER_COLS}",
-                (channel, external_id, language_code, admin, ts, ts, admin),
+                (channel, external_id, language_code, admin, stamp, stamp, admin),
             ) as cur:
                 row = await cur.fetchone()
         assert row is not None
@@ -117,7 +117,7 @@ class UserRepo:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO cadre_areas "
                 "(user_id, level, area_path, granted_by, granted_at) VALUES (?, ?, ?, ?, ?)",
-                (user.id, level, area_path, by_user, now.isoformat()),
+                (user.id, level, area_path, by_user, ts(now)),
             )
             if cur.rowcount == 0:
                 return False
@@ -152,7 +152,7 @@ class UserRepo:
         async with self._db.transaction() as conn:
             cur = await conn.execute(
                 "UPDATE users SET blocked_at = ? WHERE id = ? AND blocked_at IS NULL",
-                (now.isoformat(), user_id))
+                (ts(now), user_id))
             return cur.rowcount == 1
 
     async def get_by_id(self, user_id: int) -> UserRow | None:
@@ -172,7 +172,7 @@ class UserRepo:
             await conn.execute("DELETE FROM cadre_areas WHERE user_id = ?", (user.id,))
             await conn.execute(
                 "INSERT INTO cadre_areas (user_id, level, area_path, granted_by, granted_at) "
-                "VALUES (?, ?, ?, ?, ?)", (user.id, level, area_path, by_user, now.isoformat()))
+                "VALUES (?, ?, ?, ?, ?)", (user.id, level, area_path, by_user, ts(now)))
             await _log(conn, user.id, "grant", level, area_path, by_user, by_label, now)
             await conn.execute(
                 "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,))
@@ -209,5 +209,5 @@ async def _log(conn: aiosqlite.Connection, user_id: int, action: str, level: str
     await conn.execute(
         "INSERT INTO role_changes (user_id, action, level, area_path, by_user, by_label, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (user_id, action, level, area_path, by_user, by_label, now.isoformat()),
+        (user_id, action, level, area_path, by_user, by_label, ts(now)),
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from storage.db import Database
+from storage.db import Database, ts
 
 SLOTS = ("weekday_day", "evening", "weekend")
 
@@ -75,7 +75,7 @@ class VolunteerRepo:
                 "OR (SELECT COUNT(*) FROM volunteer_signups WHERE team_id = ?) < ? "
                 "ON CONFLICT (user_id, team_id) DO NOTHING RETURNING " + _COLS,
                 (new.user_id, new.team_id, new.name, new.phone, ",".join(new.availability),
-                 new.consent_version, new.consented_at.isoformat(), now.isoformat(),
+                 new.consent_version, ts(new.consented_at), ts(now),
                  capacity, new.team_id, capacity),
             )
             row = await cur.fetchone()
@@ -142,7 +142,7 @@ class VolunteerRepo:
         """Retention: delete sign-ups made before `before`; returns how many."""
         async with self._db.transaction() as conn:
             cur = await conn.execute("DELETE FROM volunteer_signups WHERE created_at < ?",
-                                     (before.isoformat(),))
+                                     (ts(before),))
             return cur.rowcount
 
 

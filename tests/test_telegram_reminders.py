@@ -68,7 +68,12 @@ async def test_reminder_done_with_remark_and_snooze(api, settings, clock, kb):
         await channel.assistant.reminders.tick()
         (r,) = await api.wait_replies(402)
         assert "推迟" in r["params"]["text"] or "snoozed" in r["params"]["text"]
-        assert sends_to(api, 401) == 3  # reminder, remark prompt, remark saved: nothing more
+        at(clock, 2027, 3, 24, 9, 0)  # the quarter's second reminder: not to who is done
+        await channel.assistant.reminders.tick()
+        (r,) = await api.wait_replies(402)
+        assert "rd:" in buttons(r)[0]
+        await api.expect_no_replies(401, 0.2)
+        assert sends_to(api, 401) == 4  # /start, the reminder, remark prompt, remark saved
         api.push_text(ADMIN, "/reminders 1")
         (r,) = await api.wait_replies(ADMIN)
         assert "12个乡镇街道已全部检查" in r["params"]["text"]
