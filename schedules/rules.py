@@ -122,7 +122,8 @@ def _lead_day(due: date, lead: str) -> date:
     return due - timedelta(days=int(lead[:-1]))
 
 
-def _dated(rule: Rule, dues: Iterator[date], tz: ZoneInfo, escalate_days: int) -> Iterator[Instant]:
+def _dated(rule: Rule, dues: Iterator[date], tz: ZoneInfo,
+           escalate_days: int) -> Iterator[Instant]:
     hhmm = parse_hhmm(rule.schedule.get("at", "09:00"))
     for due in dues:
         key = due.isoformat()
@@ -179,6 +180,12 @@ def instants(rule: Rule, after: datetime, until: datetime, tz: ZoneInfo,
 def next_instant(rule: Rule, now: datetime, tz: ZoneInfo, escalate_days: int = 2,
                  horizon_days: int = 800) -> datetime | None:
     """The first send instant after `now` (None when the rule has no more)."""
+    if rule.kind == "special" or (rule.kind == "custom" and "once" in rule.schedule):
+        end = (date.fromisoformat(rule.schedule["date"]) if rule.kind == "special"
+               else datetime.fromisoformat(rule.schedule["once"]).date())
+        until = datetime.combine(end + timedelta(days=escalate_days + 2), time(), tzinfo=tz)
+        found = instants(rule, now, max(until, now), tz, escalate_days)
+        return found[0].send_at if found else None
     step = timedelta(days=100)
     start = now
     while start < now + timedelta(days=horizon_days):

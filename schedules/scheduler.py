@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -90,7 +90,3 @@ class ReminderScheduler:
                          report.sent, report.failed, report.blocked, len(report.skipped))
         except Exception:
             log.exception("reminder tick failed")
-
-
-def soon(now: datetime, seconds: float) -> datetime:
-    return now + timedelta(seconds=seconds)

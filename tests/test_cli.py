@@ -147,3 +147,27 @@ def test_directory_import_and_volunteers_export(tmp_path, test_kb_dir, settings)
     r = run(["volunteers", "export", "--area", "北京市", "-o", str(out)], env=env,
             tmp_path=tmp_path)
     assert r.returncode == 2 and "error" in r.stderr
+
+
+def test_reminders_and_invites_from_the_command_line(tmp_path):
+    r = run(["reminders", "list"], tmp_path=tmp_path)
+    assert r.returncode == 0 and "#1" in r.stdout and "#2" in r.stdout  # the default rules
+    r = run(["reminders", "add-special", "2027-04-15", "春季专项督查", "--scope", "雨花区"],
+            tmp_path=tmp_path)
+    assert r.returncode == 0 and "added #3" in r.stdout
+    r = run(["reminders", "add", "township", "0 9 1 * *", "月度台账"], tmp_path=tmp_path)
+    assert "added #4" in r.stdout
+    r = run(["reminders", "add", "township", "* * * * *", "太频繁"], tmp_path=tmp_path)
+    assert r.returncode == 2 and "hour" in r.stderr
+    r = run(["reminders", "leads", "1", "month_start,14d"], tmp_path=tmp_path)
+    assert "changed" in r.stdout
+    r = run(["reminders", "off", "3"], tmp_path=tmp_path)
+    assert "#3 off" in r.stdout
+    r = run(["reminders", "show", "1"], tmp_path=tmp_path)
+    assert "month_start, 14d" in r.stdout
+    listed = run(["reminders", "list"], tmp_path=tmp_path).stdout
+    assert "春季专项督查" in listed and "长沙市/雨花区" in listed
+    r = run(["users", "invite", "township", "岳麓区/望月湖街道"], tmp_path=tmp_path)
+    code = r.stdout.split("\t")[0]
+    assert r.returncode == 0 and len(code) == 9 and "/cadre" in r.stdout
+    assert run(["users", "invite", "district", "北京"], tmp_path=tmp_path).returncode == 2

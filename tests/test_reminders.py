@@ -50,7 +50,7 @@ async def test_a_whole_year_of_quarterly_reminders(settings, kb):
             for moment in (day, day.replace(hour=23)):  # 23:00 is in the quiet hours
                 clock.now = lambda m=moment: m  # type: ignore[method-assign]
                 await a.reminders.tick()
-            for _t, body, buttons in got(notes, "t1")[acked:]:
+            for _t, _body, buttons in got(notes, "t1")[acked:]:
                 acked += 1
                 done = [p for p in buttons if p.startswith("rd:")]
                 if done:  # t1 always acknowledges at once

@@ -48,7 +48,8 @@ def sends_to(api, chat: int) -> int:
 
 async def test_reminder_done_with_remark_and_snooze(api, settings, clock, kb):
     async with running_bot(api, settings, clock, kb) as channel:
-        await cadres(api, channel, {401: ("district", "雨花区"), 402: ("township", "雨花区/洞井街道")})
+        await cadres(api, channel, {401: ("district", "雨花区"),
+                                    402: ("township", "雨花区/洞井街道")})
         at(clock, 2027, 3, 1, 9, 0)
         report = await channel.assistant.reminders.tick()
         assert report.sent == 2
@@ -81,7 +82,8 @@ async def test_reminder_done_with_remark_and_snooze(api, settings, clock, kb):
 
 async def test_escalation_goes_to_the_superior_once(api, settings, clock, kb):
     async with running_bot(api, settings, clock, kb) as channel:
-        await cadres(api, channel, {403: ("township", "雨花区/洞井街道"), 404: ("district", "雨花区")})
+        await cadres(api, channel, {403: ("township", "雨花区/洞井街道"),
+                                    404: ("district", "雨花区")})
         at(clock, 2027, 3, 1, 9, 0)
         await channel.assistant.reminders.tick()
         (r,) = await api.wait_replies(404)

@@ -1,0 +1,254 @@
+"""The command line besides running the bot: ask, kb, users, directory, volunteers, reminders.
+
+bot.py parses the arguments with `parser()` here and calls the command; each command opens what
+it needs through bot.open_assistant (the one place objects are wired together).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core import i18n
+from core.settings import Settings
+from knowledge.base import KnowledgeBase
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    """One answer per question; with --json one object per line. Needs no database."""
+    from handlers.faq import decide, render
+
+    kb = KnowledgeBase.load(settings.bot_knowledge_dir)
+    questions = sys.stdin if args.question == "-" else [args.question]
+    for raw in questions:
+        question = raw.rstrip("\n")
+        if args.question == "-" and not question.strip():
+            continue
+        decision = decide(kb, question, args.lang)
+        with i18n.use(args.lang or decision.lang):
+            replies = render(kb, decision)
+        answer = "\n\n".join(r.text for r in replies)
+        if decision.kind in ("clarify", "need_place"):  # the choices a chat shows as buttons
+            answer += "".join(f"\n- {b.label}"
+                              for r in replies for row in r.buttons for b in row)
+        if args.json:
+            print(json.dumps({"answer": answer, "fallback": decision.fallback,
+                              "entry_id": decision.entry.id if decision.entry else None,
+                              "score": round(decision.score, 4), "kind": decision.kind},
+                             ensure_ascii=False), flush=True)
+        else:
+            print(answer)
+    return 0
+
+
+def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.check import check
+
+    errors, warnings = check(settings.bot_knowledge_dir)
+    for w in warnings:
+        print(f"warning: {w}")
+    for e in errors:
+        print(f"error: {e}")
+    print(f"{len(errors)} error(s), {len(warnings)} warning(s)")
+    return 1 if errors else 0
+
+
+async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.admin import RoleError, find_target, grant, parse_area, parse_level, revoke
+
+    from bot import open_assistant
+
+    async with open_assistant(settings) as a:
+        now = a.clock.now()
+        if args.users_cmd == "list":
+            for u in await a.users.list_users(args.limit):
+                print(f"{u.channel}:{u.external_id}\t{u.role}\t{u.language or '-'}\t{u.last_seen}")
+            for c in await a.users.list_cadres():
+                print(f"cadre {c.channel}:{c.external_id}\t{c.level}\t{c.area_path}")
+            return 0
+        if args.users_cmd == "invite":
+            try:
+                level = parse_level(args.level)
+                area = parse_area(a.kb.gazetteer, level, args.area)
+            except RoleError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            invite = await a.invites.create(level, area, now, by="cli")
+            print(f"{invite.code}\t{level}\t{area}\tvalid until {invite.expires_at}; "
+                  f"the cadre sends /cadre {invite.code}")
+            return 0
+        try:
+            target = await find_target(a.users, args.user, "telegram")
+            if args.users_cmd == "setarea":
+                level = parse_level(args.level)
+                area = parse_area(a.kb.gazetteer, level, args.area)
+                await a.users.replace_areas(target, level, area, now, by_user=None,
+                                            by_label="cli")
+                print(f"{args.user} is now a cadre of {area}")
+                return 0
+            if args.users_cmd == "promote":
+                area = await grant(a.users, a.kb.gazetteer, target, args.level, args.area, now,
+                                   by=None)
+                print(f"{args.user} is now a cadre of {area}")
+            else:
+                removed = await revoke(a.users, target, now, by=None)
+                print(f"{args.user}: {removed} area(s) removed")
+        except RoleError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def cmd_directory(settings: Settings, args: argparse.Namespace) -> int:
+    """Load an operator's CSV into knowledge/directory/<kind>_imported.yaml, with a report."""
+    from knowledge.importer import CsvImportError, format_report, import_csv
+
+    try:
+        report = import_csv(Path(args.file), settings.bot_knowledge_dir, args.kind)
+    except (CsvImportError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(report))
+    return 0 if report.written else 1
+
+
+async def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> int:
+    """Export the sign-ups of an area (or `all`) as CSV or XLSX."""
+    from handlers import exports
+    from handlers.admin import RoleError, parse_area
+    from handlers.areas import covers
+
+    from bot import open_assistant
+
+    async with open_assistant(settings) as a:
+        directory = a.kb.directory
+        if args.area.strip().lower() in ("all", "*"):
+            team_ids = None
+        else:
+            parts = [p for p in args.area.replace("／", "/").split("/") if p.strip()]
+            if parts and parts[0].strip() == a.kb.gazetteer.city.name_zh:
+                parts = parts[1:]
+            level = ("city", "district", "township", "village")[min(len(parts), 3)]
+            try:
+                area = parse_area(a.kb.gazetteer, level, "/".join(parts))
+            except RoleError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            team_ids = {t.id for t in directory.teams.values()
+                        if covers(level, area, directory.team_area(t))}
+        signups = await a.volunteers.of_teams(team_ids)
+        with i18n.use(args.lang):
+            content = exports.build(args.format, directory, signups, settings.tz)
+    Path(args.output).write_bytes(content)
+    print(f"{len(signups)} sign-up(s) written to {args.output}")
+    return 0
+
+
+async def cmd_reminders(settings: Settings, args: argparse.Namespace) -> int:
+    """Reminder rules from the command line (the same functions as the chat commands)."""
+    from bot import open_assistant
+    from handlers import reminders as rem
+    from schedules.rules import RuleError
+
+    async with open_assistant(settings) as a:
+        service, gaz = a.reminders, a.kb.gazetteer
+        await service.start()
+        try:
+            if args.rem_cmd == "list":
+                for rule in await service.repo.rules():
+                    print("\n".join(await rem.rule_lines(service, rule)))
+            elif args.rem_cmd == "show":
+                rule = await service.repo.rule(args.id)
+                if rule is None:
+                    print(f"error: no rule #{args.id}", file=sys.stderr)
+                    return 2
+                print("\n".join(await rem.rule_detail(service, rule)))
+            elif args.rem_cmd == "add-special":
+                rule = await rem.add_special(service, gaz, args.date, args.scope, args.title,
+                                             by="cli", leads=args.leads)
+                print(f"added #{rule.id}")
+            elif args.rem_cmd == "add":
+                rule = await rem.add_custom(service, gaz, args.level, args.scope, args.when,
+                                            args.title, by="cli")
+                print(f"added #{rule.id}")
+            elif args.rem_cmd == "leads":
+                ok = await rem.set_leads(service, args.id, args.leads)
+                print("changed" if ok else f"no rule #{args.id}")
+            else:
+                ok = await rem.set_active(service, args.id, args.rem_cmd == "on")
+                print(f"#{args.id} {args.rem_cmd}" if ok else f"no rule #{args.id}")
+        except (RuleError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def _reminder_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    rem = sub.add_parser("reminders", help="inspection reminder rules")
+    rsub = rem.add_subparsers(dest="rem_cmd", required=True)
+    rsub.add_parser("list", help="every rule with its next reminder and latest status")
+    show = rsub.add_parser("show", help="one rule, with each cadre's acknowledgement")
+    show.add_argument("id", type=int)
+    sp = rsub.add_parser("add-special", help="a city special inspection on DATE")
+    sp.add_argument("date", help="YYYY-MM-DD")
+    sp.add_argument("title")
+    sp.add_argument("--scope", default="all", help="all, or areas: 雨花区,岳麓区/XX街道")
+    sp.add_argument("--leads", default="7d,1d", help="when to remind before it (default 7d,1d)")
+    add = rsub.add_parser("add", help="a one-off or recurring (cron) reminder")
+    add.add_argument("level", help="city | district | township | village")
+    add.add_argument("when", help="2027-01-05, 2027-01-05T14:30, or cron '0 9 1 * *'")
+    add.add_argument("title")
+    add.add_argument("--scope", default="all")
+    leads = rsub.add_parser("leads", help="change when a quarterly/special rule reminds")
+    leads.add_argument("id", type=int)
+    leads.add_argument("leads", help="e.g. month_start,7d")
+    for name in ("on", "off"):
+        rsub.add_parser(name, help=f"switch a rule {name}").add_argument("id", type=int)
+
+
+def parser(doc: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bot.py", description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd")
+    sub.add_parser("run", help="Telegram if a token is set, else the console chat")
+    chat = sub.add_parser("chat", help="the console chat")
+    chat.add_argument("--lang", choices=i18n.LANGUAGES)
+    ask = sub.add_parser("ask", help="answer one question (or '-' for one per stdin line)")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true")
+    ask.add_argument("--lang", choices=i18n.LANGUAGES)
+    kb = sub.add_parser("kb", help="knowledge base tools")
+    kb.add_argument("kb_cmd", choices=["check"])
+    users = sub.add_parser("users", help="users and cadre roles")
+    usub = users.add_subparsers(dest="users_cmd", required=True)
+    ul = usub.add_parser("list")
+    ul.add_argument("--limit", type=int, default=100)
+    up = usub.add_parser("promote", help="make a user a cadre of an area")
+    up.add_argument("user", help="telegram user id, or channel:id")
+    up.add_argument("level", help="city | district | township | village")
+    up.add_argument("area", nargs="?", default="", help="e.g. 岳麓区/XX街道")
+    ud = usub.add_parser("demote", help="take back all cadre areas")
+    ud.add_argument("user")
+    ui = usub.add_parser("invite", help="a single-use code (7 days) that makes a cadre")
+    ui.add_argument("level")
+    ui.add_argument("area", nargs="?", default="")
+    us = usub.add_parser("setarea", help="replace a cadre's area")
+    us.add_argument("user")
+    us.add_argument("level")
+    us.add_argument("area", nargs="?", default="")
+    directory = sub.add_parser("directory", help="community services directory")
+    dsub = directory.add_subparsers(dest="directory_cmd", required=True)
+    di = dsub.add_parser("import", help="load a CSV export (UTF-8 or GB18030)")
+    di.add_argument("file")
+    di.add_argument("--kind", choices=["services", "teams", "communities"],
+                    help="what the file holds (default: guessed from its header)")
+    vol = sub.add_parser("volunteers", help="volunteer sign-ups")
+    vsub = vol.add_subparsers(dest="volunteers_cmd", required=True)
+    ve = vsub.add_parser("export", help="write the sign-ups of an area to a file")
+    ve.add_argument("--area", required=True, help="all, 雨花区, 雨花区/XX街道/红星村 ...")
+    ve.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    ve.add_argument("--lang", choices=i18n.LANGUAGES, default="zh")
+    ve.add_argument("-o", "--output", required=True)
+    _reminder_parser(sub)
+    return p
