@@ -51,13 +51,17 @@ async def add_cadres(assistant, n: int) -> None:  # type: ignore[no-untyped-def]
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cadres", type=int, default=2000)
-    ap.add_argument("--rate", type=float, default=30)
+    ap.add_argument("--rate", type=float, default=30, help="the fake's limit, msg/s")
+    ap.add_argument("--bot-rate", type=float, default=None,
+                    help="TELEGRAM_MAX_RATE of the bot (default: --rate); set it above --rate "
+                         "to see 429s handled")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeBotAPI(rate_limit_per_second=args.rate) as api:
             settings = Settings(telegram_bot_token=TOKEN, telegram_base_url=api.base_url,
-                                bot_db=Path(tmp) / "bot.sqlite3", telegram_max_rate=args.rate)
+                                bot_db=Path(tmp) / "bot.sqlite3",
+                                telegram_max_rate=args.bot_rate or args.rate)
             clock = FixedClock(START - timedelta(hours=1))
             async with open_assistant(settings, clock) as assistant:
                 channel = TelegramChannel(assistant, settings,
@@ -90,7 +94,8 @@ async def main() -> None:
     lost = len(expected - set(per_chat))
     duplicated = sum(c - 1 for c in per_chat.values() if c > 1)
     floor = args.cadres / args.rate
-    print(f"broadcast to {args.cadres} cadres, fake Bot API enforcing {args.rate:g} msg/s:")
+    print(f"broadcast to {args.cadres} cadres, fake Bot API enforcing {args.rate:g} msg/s, "
+          f"bot paced at {args.bot_rate or args.rate:g} msg/s:")
     print(f"  total {seconds:.1f} s vs floor {floor:.1f} s: {seconds / floor:.3f}x "
           f"(goal <= 1.10x)")
     print(f"  429s received: {api.stats['rate_limited']}; other errors: "

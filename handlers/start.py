@@ -27,7 +27,10 @@ def help_text() -> str:
         "disclosure, community services and volunteering in Changsha.\n"
         "Type your question in your own words, or use the menu.\n"
         "Commands: /start menu, /lang 中文/English, /help this text, /cancel stop what you "
-        "are doing.\n"
+        "are doing, /volunteer join a volunteer team, /my your sign-ups, /forget delete your "
+        "data.\n"
+        "Cadres: /cadre CODE to register with an invite code, /volunteers sign-ups of your "
+        "area.\n"
         "I only know what my knowledge base says; for anything else, or to confirm an "
         "address or opening hours, call the 12345 government service hotline."
     )
