@@ -38,8 +38,10 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
     from handlers import Assistant
     from storage.db import open_database
     from core.outbox import Outbox
+    from schedules.disclosure import DisclosureWatch
     from schedules.service import ReminderService
     from storage.dialogs import DialogRepo
+    from storage.disclosures import DisclosureRepo
     from storage.invites import InviteRepo
     from storage.reminders import ReminderRepo
     from storage.users import UserRepo
@@ -53,9 +55,12 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
         users, outbox = UserRepo(db), Outbox()
         reminders = ReminderService(settings=settings, users=users, repo=ReminderRepo(db),
                                     outbox=outbox, clock=clock)
+        disclosures = DisclosureRepo(db)
+        reminders.disclosure = DisclosureWatch(kb, disclosures, users, settings.tz)
         assistant = Assistant(settings=settings, kb=kb, users=users, dialogs=DialogRepo(db),
                               volunteers=VolunteerRepo(db), reminders=reminders,
-                              invites=InviteRepo(db), clock=clock, outbox=outbox)
+                              invites=InviteRepo(db), disclosures=disclosures, clock=clock,
+                              outbox=outbox)
         await tidy(assistant)
         housekeeping = asyncio.ensure_future(_daily(assistant))
         yield assistant

@@ -11,6 +11,7 @@ from handlers.core import Assistant
 
 CHANNEL = "console"
 _LOC = re.compile(r"^loc\s+(-?\d+(?:\.\d+)?)[\s,]+(-?\d+(?:\.\d+)?)$", re.IGNORECASE)
+_PHOTO = re.compile(r"^photo\s+(\S{1,200})$", re.IGNORECASE)
 _CONTACT = re.compile(r"^contact\s+(\+?[\d\s-]{5,20})$", re.IGNORECASE)
 _ASK_HINTS = {"location": "  (share a location: type `loc LAT LON`, e.g. loc 28.19 112.98)",
               "contact": "  (share your number: type `contact 13800138000`)"}
@@ -30,18 +31,25 @@ def format_replies(replies: list[Reply]) -> tuple[str, list[str]]:
             lines.append(f"  (file: {reply.document.filename}, {len(reply.document.content)} B)")
         if reply.location is not None:
             lines.append(f"  (location: {reply.location[0]:.5f}, {reply.location[1]:.5f})")
+        if reply.photo is not None:
+            lines.append(f"  (photo: {reply.photo})")
+        if reply.image is not None:
+            lines.append(f"  (picture: {len(reply.image)} B PNG)")
         if reply.ask in _ASK_HINTS:
             lines.append(_ASK_HINTS[reply.ask])
     return "\n".join(lines), payloads
 
 
 def to_incoming(line: str, payloads: list[str], user: User) -> Incoming:
-    """A typed line: a choice number, `loc LAT LON`, `contact NUMBER` (one's own), or text."""
+    """A typed line: a choice number, `loc LAT LON`, `contact NUMBER` (one's own),
+    `photo FILE_ID` (a photo), or text."""
     stripped = line.strip()
     if stripped.isdigit() and 1 <= int(stripped) <= len(payloads):
         return Incoming(user, CHANNEL, payload=payloads[int(stripped) - 1])
     if m := _LOC.match(stripped):
         return Incoming(user, CHANNEL, location=(float(m.group(1)), float(m.group(2))))
+    if m := _PHOTO.match(stripped):
+        return Incoming(user, CHANNEL, media="photo", photo=m.group(1))
     if m := _CONTACT.match(stripped):
         return Incoming(user, CHANNEL, contact=Contact(m.group(1).strip(), user.external_id))
     return Incoming(user, CHANNEL, text=line.rstrip("\n"))

@@ -93,7 +93,8 @@ def to_incoming(update: Update, bot_username: str | None) -> Incoming | None:
     kind = next((k for k in ("sticker", "photo", "voice", "audio", "video", "video_note",
                              "document", "animation", "poll", "dice") if getattr(message, k)),
                 "other")
-    return Incoming(user, str(chat.id), media=kind, update_id=uid)
+    photo = message.photo[-1].file_id if message.photo else None  # the largest size
+    return Incoming(user, str(chat.id), media=kind, photo=photo, update_id=uid)
 
 
 def _markup(
@@ -171,6 +172,14 @@ class TelegramChannel:
             await self._retry(lambda: bot.send_document(chat_id, doc, caption=reply.text[:1024],
                                                         reply_markup=_markup(reply)))
             return
+        if reply.photo is not None or reply.image is not None:
+            pic = reply.photo or InputFile(reply.image, filename="chart.png")  # type: ignore[arg-type]
+            caption = reply.text if len(reply.text) <= 1024 else ""
+            await self._retry(lambda: bot.send_photo(chat_id, pic, caption=caption or None,
+                                                     reply_markup=_markup(reply)))
+            if caption:
+                return
+            reply = Reply(reply.text)
         if reply.location is not None:
             lat, lon = reply.location
             await self._retry(lambda: bot.send_location(chat_id, latitude=lat, longitude=lon))

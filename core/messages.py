@@ -30,6 +30,7 @@ class Incoming:
     location: tuple[float, float] | None = None
     contact: Contact | None = None
     media: str | None = None  # "sticker", "photo", "voice", "document", ... (unsupported kinds)
+    photo: str | None = None  # a photo's file id on its channel (set with media="photo")
     update_id: str | None = None
 
 
@@ -57,6 +58,8 @@ class Reply:
     ask: str | None = None
     ask_label: str = ""
     clear_keyboard: bool = False  # remove a keyboard an earlier `ask` showed
+    photo: str | None = None  # send a photo the channel already has (its file id), text as caption
+    image: bytes | None = None  # upload a picture (PNG), text as caption
 
 
 class DeliveryError(Exception):

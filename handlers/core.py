@@ -21,6 +21,7 @@ from storage.volunteers import VolunteerRepo
 
 if TYPE_CHECKING:
     from schedules.service import ReminderService
+    from storage.disclosures import DisclosureRepo
     from storage.invites import InviteRepo
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,10 @@ class Assistant:
 
     def __init__(self, *, settings: Settings, kb: KnowledgeBase, users: UserRepo,
                  dialogs: DialogRepo, volunteers: VolunteerRepo, reminders: ReminderService,
-                 invites: InviteRepo, clock: Clock, outbox: Outbox) -> None:
-        from handlers import (admin, cadre_volunteers, faq, invites as inv, media, mydata,
+                 invites: InviteRepo, disclosures: DisclosureRepo, clock: Clock,
+                 outbox: Outbox) -> None:
+        from handlers import (admin, cadre_volunteers, disclosure as dis,
+                              disclosure_record as rec, faq, invites as inv, media, mydata,
                               reminders as rem, services, start, volunteers as vol)
 
         self.settings = settings
@@ -55,6 +58,7 @@ class Assistant:
         self.volunteers = volunteers
         self.reminders = reminders
         self.invites = invites
+        self.disclosures = disclosures
         self.clock = clock
         self.outbox = outbox
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -63,18 +67,22 @@ class Assistant:
         self.commands: dict[str, Handler] = {
             **start.COMMANDS, **admin.COMMANDS, **faq.COMMANDS, **vol.COMMANDS,
             **mydata.COMMANDS, **cadre_volunteers.COMMANDS, **rem.COMMANDS, **inv.COMMANDS,
+            **dis.COMMANDS, **rec.COMMANDS,
         }
         self.buttons: dict[str, Handler] = {
             **start.BUTTONS, **faq.BUTTONS, **services.BUTTONS, **vol.BUTTONS,
-            **mydata.BUTTONS, **cadre_volunteers.BUTTONS, **rem.BUTTONS,
+            **mydata.BUTTONS, **cadre_volunteers.BUTTONS, **rem.BUTTONS, **dis.BUTTONS,
+            **rec.BUTTONS,
         }
         self._on_text: Handler = faq.on_text
-        self._on_dialog: dict[str, Handler] = {**faq.DIALOGS, **vol.DIALOGS, **rem.DIALOGS}
-        self._rich_flows = set(vol.DIALOGS)  # flows that also take contacts and media
+        self._on_dialog: dict[str, Handler] = {**faq.DIALOGS, **vol.DIALOGS, **rem.DIALOGS,
+                                                **dis.DIALOGS, **rec.DIALOGS}
+        self._rich_flows = {*vol.DIALOGS, *rec.DIALOGS}  # flows that take contacts, photos...
         self._on_location: Handler = services.on_location
         self._on_media: Handler = media.on_unsupported
         # Flows an answer can start (knowledge entries name them with `flow:`).
-        self.flow_starters: dict[str, Handler] = {vol.FLOW: vol.on_start_button}
+        self.flow_starters: dict[str, Handler] = {vol.FLOW: vol.on_start_button,
+                                                  "disclosure": dis.start_lookup}
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         """Answer one message. Never raises: an unexpected error becomes an apology."""

@@ -94,6 +94,8 @@ async def on_forget_button(assistant: Assistant, ctx: Context) -> list[Reply]:
         return [Reply(_("Nothing was deleted."))]
     signups = await assistant.volunteers.of_user(ctx.user.id)
     count = await assistant.volunteers.forget_user(ctx.user.id)
+    for village_id in await assistant.disclosures.subscriptions(ctx.user.id):
+        await assistant.disclosures.unsubscribe(ctx.user.id, village_id)
     for s in signups:
         team = assistant.kb.directory.teams.get(s.team_id)
         if team is not None:

@@ -200,7 +200,7 @@ async def on_snooze(assistant: Assistant, ctx: Context) -> list[Reply]:
     base = d.occurrence.split("/snooze")[0]
     stamp = now.astimezone(assistant.settings.tz).date().isoformat()
     await repo.add_delivery(d.rule_id, f"{base}/snooze{stamp}", d.due, ctx.user.id, "reminder",
-                            now + timedelta(days=1))
+                            now + timedelta(days=1), d.body)
     return [Reply(_("I will remind you again tomorrow."))]
 
 

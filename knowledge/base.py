@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
 
 from knowledge.directory import Directory
+from knowledge.villages import DisclosureBook
+from knowledge.villages import load as load_villages
 from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
 from knowledge.text import Synonyms, guess_language
@@ -91,10 +94,12 @@ class KnowledgeBase:
 
     def __init__(self, entries: list[Entry], gazetteer: Gazetteer, synonyms: Synonyms,
                  menu: list[MenuTopic], ranking: dict[str, float],
-                 directory: Directory | None = None) -> None:
+                 directory: Directory | None = None,
+                 villages: DisclosureBook | None = None) -> None:
         self.entries = {e.id: e for e in entries}
         self.gazetteer = gazetteer
         self.directory = directory or Directory([], [], [], gazetteer)
+        self.villages = villages or DisclosureBook([], [], [], date(2026, 10, 1))
         self.synonyms = synonyms
         self.menu = menu
         self.ranking = ranking
@@ -111,6 +116,10 @@ class KnowledgeBase:
             extra = (read_yaml(path) or {}).get("communities") or []  # type: ignore[union-attr]
             places["communities"] = [*(places.get("communities") or []), *extra]  # type: ignore[index, union-attr]
         gazetteer = Gazetteer.from_data(places)  # type: ignore[arg-type]
+        book, new_places = load_villages(directory / "disclosure", gazetteer.places, read_yaml)
+        if new_places:  # villages not in places.yaml are recognised in questions too
+            gazetteer = Gazetteer([*gazetteer.places.values(), *new_places])
+            book, _none = load_villages(directory / "disclosure", gazetteer.places, read_yaml)
         synonyms = Synonyms.from_data(read_yaml(directory / "synonyms.yaml"))  # type: ignore[arg-type]
         menu_data = read_yaml(directory / "menu.yaml") or {}
         menu = [MenuTopic(t["id"], t["title_zh"], t["title_en"],
@@ -119,7 +128,7 @@ class KnowledgeBase:
                 for t in menu_data.get("topics", [])]  # type: ignore[union-attr]
         ranking = {k: float(v) for k, v in (read_yaml(directory / "ranking.yaml") or {}).items()}  # type: ignore[union-attr]
         services = Directory.load(directory / "directory", gazetteer)
-        return cls(entries, gazetteer, synonyms, menu, ranking, services)
+        return cls(entries, gazetteer, synonyms, menu, ranking, services, book)
 
     def decide(self, question: str, lang: str | None = None) -> Decision:
         """Answer, ask back (near tie or missing place), or decline, for one question."""

@@ -48,6 +48,11 @@ class Gazetteer:
     def __init__(self, places: list[Place]) -> None:
         self.places = {p.id: p for p in places}
         self._names: dict[str, tuple[Place, bool]] = {}
+        self._all: dict[str, list[Place]] = {}  # every place a name may mean
+        for p in places:
+            for name in {normalise(n) for n in (p.name_zh, p.name_en.lower(), *p.aliases,
+                                                *p.former) if n}:
+                self._all.setdefault(name, []).append(p)
         for p in places:
             for name in (p.name_zh, p.name_en.lower(), *p.aliases):
                 self._names.setdefault(normalise(name), (p, False))
@@ -72,6 +77,17 @@ class Gazetteer:
             seen.setdefault(place.id, PlaceMatch(place, m.group(0), former))
         order = {"community": 0, "district": 1, "city": 2}
         return sorted(seen.values(), key=lambda pm: order[pm.place.kind])
+
+    def candidates(self, text: str) -> list[list[Place]]:
+        """For each place name in the text, every place it may mean (more than one when two
+        villages share a name: the caller asks back)."""
+        norm = normalise(text)
+        out: list[list[Place]] = []
+        for m in self._pattern.finditer(norm):
+            places = self._all.get(m.group(0), [])
+            if places and places not in out:
+                out.append(places)
+        return out
 
     def strip(self, text: str) -> str:
         """The text without place names, so they do not sway the ranking."""

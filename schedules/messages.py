@@ -34,11 +34,54 @@ def when(due: str, tz: ZoneInfo) -> str:
 
 def build(d: Delivery, rule: Rule, user: UserRow, tz: ZoneInfo) -> list[Reply]:
     with i18n.use(user.language or i18n.language_from_code(user.language_code)):
+        if "village" in d.body:
+            return [_disclosure_due(d)]
+        if "villages" in d.body:
+            return [_disclosure_overdue(d)]
+        if "summary" in d.body:
+            return [_disclosure_summary(d)]
         if d.kind == "reminder":
             return [_reminder(d, rule, tz)]
         if d.kind == "escalation":
             return [_escalation(d, rule, tz)]
         return [_warning(d, rule, tz)]
+
+
+def _disclosure_due(d: Delivery) -> Reply:
+    v_zh, v_en, r_zh, r_en = d.body["names"]
+    text = _("⏰ Village-affairs disclosure overdue: {village}, {rule}, period {period} (due "
+             "{due}). Nothing is recorded yet. When it is on the noticeboard, record it here.")
+    if "/snooze" in d.occurrence:
+        text += "\n" + _("(You snoozed this reminder yesterday.)")
+    return Reply(text.format(village=i18n.pick(v_zh, v_en), rule=i18n.pick(r_zh, r_en),
+                             period=d.body["period"], due=d.body["due"]),
+                 buttons=((Button(_("Record it now"), f"dv:{d.body['village']}"),
+                           Button(_("😴 Snooze 1 day"), f"rs:{d.id}")),))
+
+
+def _disclosure_overdue(d: Delivery) -> Reply:
+    names_zh, names_en, r_zh, r_en = d.body["names"]
+    names = i18n.pick(names_zh, names_en)
+    lines = [ngettext("⚠️ {count} village in your area has not recorded {rule} for {period} "
+                      "(due {due}):",
+                      "⚠️ {count} villages in your area have not recorded {rule} for {period} "
+                      "(due {due}):", len(names)).format(
+        count=len(names), rule=i18n.pick(r_zh, r_en), period=d.body["period"],
+        due=d.body["due"])]
+    lines += [f"• {n}" for n in names]
+    lines.append(_("Please follow up with them. /disclosures shows your area's record."))
+    return Reply("\n".join(lines))
+
+
+def _disclosure_summary(d: Delivery) -> Reply:
+    lines = [_("Village-affairs disclosure in {month} (periods due that month):").format(
+        month=d.body["month"])]
+    for district, c in d.body["summary"].items():
+        lines.append("• " + _("{district}: {on_time} on time, {late} late, {missing} "
+                              "missing").format(district=district, on_time=c.get("on_time", 0),
+                                                late=c.get("late", 0),
+                                                missing=c.get("missing", 0)))
+    return Reply("\n".join(lines))
 
 
 def _reminder(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:

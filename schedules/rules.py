@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-KINDS = ("quarterly", "special", "custom", "special_check")
+KINDS = ("quarterly", "special", "custom", "special_check", "disclosure")
 QUARTER_ENDS = ((3, 31), (6, 30), (9, 30), (12, 31))
 _LEAD = re.compile(r"^(?:month_start|(\d{1,3})d)$")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -51,7 +51,7 @@ class Instant:
     occurrence: str  # unique within the rule, e.g. "2026-12-31/7d", "2026-12-31/escalate"
     due: str  # ISO date (or date-time for cron rules) of the occurrence
     send_at: datetime  # aware, in the rule's time zone
-    kind: str  # reminder | escalation | warning
+    kind: str  # reminder | escalation | warning | disclosure | summary
 
 
 def parse_hhmm(text: str) -> time:
@@ -160,6 +160,16 @@ def instants(rule: Rule, after: datetime, until: datetime, tz: ZoneInfo,
             day = date(year, int(rule.schedule.get("month", 12)), int(rule.schedule.get("day", 1)))
             out.append(Instant(rule.id, f"{year}/check", day.isoformat(), _at(day, hhmm, tz),
                                "warning"))
+    elif rule.kind == "disclosure":  # a daily check, and a monthly summary
+        hhmm = parse_hhmm(rule.schedule.get("at", "09:00"))
+        day, last = after.astimezone(tz).date(), until.astimezone(tz).date()
+        while day <= last:
+            out.append(Instant(rule.id, f"{day.isoformat()}/check", day.isoformat(),
+                               _at(day, hhmm, tz), "disclosure"))
+            if day.day == int(rule.schedule.get("summary_day", 1)):
+                out.append(Instant(rule.id, f"{day.isoformat()[:7]}/summary",
+                                   day.isoformat()[:7], _at(day, hhmm, tz), "summary"))
+            day += timedelta(days=1)
     elif rule.kind == "custom":
         if "cron" in rule.schedule:
             back = timedelta(days=escalate_days + 1)  # no leads: only escalations reach back

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from datetime import datetime, timedelta
 
 from core.clock import Clock
@@ -19,8 +20,11 @@ from core.outbox import Outbox
 from core.settings import Settings
 from schedules import messages
 from schedules.rules import Instant, Rule, in_quiet, instants, parse_quiet
-from storage.reminders import Delivery, ReminderRepo
+from storage.reminders import Delivery, Owed, ReminderRepo
 from storage.users import LEVELS, CadreArea, UserRepo
+
+if TYPE_CHECKING:
+    from schedules.disclosure import DisclosureWatch
 
 log = logging.getLogger(__name__)
 LATE_AFTER = timedelta(minutes=5)
@@ -31,6 +35,8 @@ DEFAULT_RULES = (
      ("district", "township"), {"leads": ["month_start", "7d"], "at": "09:00"}),
     ("special_check", "市级专项督查计划检查 City special inspections planned", (),
      {"month": 12, "day": 1, "at": "09:00"}),
+    ("disclosure", "村务公开按期检查 Village-affairs disclosure on time", ("village",),
+     {"at": "09:00", "escalate_days": 7, "summary_day": 1}),
 )
 
 
@@ -85,6 +91,7 @@ class ReminderService:
         self.escalate_days = settings.reminder_escalate_days
         self.pacer = Pacer(settings.telegram_max_rate * 0.98)
         self.listeners: list[Callable[[], None]] = []  # told when rules change
+        self.disclosure: DisclosureWatch | None = None  # overdue village disclosures
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -139,20 +146,24 @@ class ReminderService:
                     report.planned += len(rows)
         await self.repo.set_state("last_tick", now.isoformat())
 
-    async def _deliveries_for(self, rule: Rule, inst: Instant,
-                              now: datetime) -> list[tuple[int, str, dict, datetime, bool]]:
+    async def _deliveries_for(self, rule: Rule, inst: Instant, now: datetime) -> list[Owed]:
         late = now - inst.send_at > LATE_AFTER
         not_before = max(inst.send_at, now - self.grace)
+        if inst.kind in ("disclosure", "summary"):
+            if self.disclosure is None:
+                return []
+            return await self.disclosure.owed(rule, inst, now, not_before, late)
         if inst.kind == "warning":
             body = await self._special_check(inst)
             if body is None:
                 return []
-            return [(u.id, "warning", body, not_before, late) for u in await self.users.admins()]
+            return [Owed(u.id, "warning", body, not_before, late)
+                    for u in await self.users.admins()]
         if inst.kind == "escalation":
-            return [(uid, "escalation", body, not_before, late)
+            return [Owed(uid, "escalation", body, not_before, late)
                     for uid, body in (await self._escalations(rule, inst)).items()]
         acks = await self.repo.acks(rule.id, inst.due)
-        return [(uid, "reminder", {}, not_before, late)
+        return [Owed(uid, "reminder", {}, not_before, late)
                 for uid in await self.recipients(rule)
                 if not (uid in acks and acks[uid].status == "done")]
 
@@ -228,7 +239,10 @@ class ReminderService:
             return "skipped"
         if d.kind == "reminder":
             ack = (await self.repo.acks(rule.id, d.due)).get(user.id)
-            if not rule.active or (ack is not None and ack.status == "done"):
+            done = ack is not None and ack.status == "done"
+            if rule.kind == "disclosure" and self.disclosure is not None:
+                done = not await self.disclosure.still_due(d)
+            if not rule.active or done:
                 await self.repo.finish(d.id, "skipped", self.clock.now(), "acknowledged")
                 return "skipped"
         replies = messages.build(d, rule, user, self.tz)

@@ -36,6 +36,19 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Owed:
+    """A delivery to create; occurrence and due default to the run's."""
+
+    recipient_id: int
+    kind: str
+    body: dict
+    not_before: datetime
+    late: bool = False
+    occurrence: str | None = None
+    due: str | None = None
+
+
+@dataclass(frozen=True)
 class Ack:
     rule_id: int
     due: str
@@ -127,10 +140,9 @@ class ReminderRepo:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     async def record_run(self, rule_id: int, occurrence: str, due: str, send_at: datetime,
-                         outcome: str, now: datetime,
-                         deliveries: list[tuple[int, str, dict, datetime, bool]] = ()) -> bool:
-        """Handle one send instant once: the run and its deliveries (recipient, kind, body,
-        not_before, late) in one transaction. False if the instant was handled before."""
+                         outcome: str, now: datetime, deliveries: list[Owed] = ()) -> bool:
+        """Handle one send instant once: the run and its deliveries in one transaction. False
+        if the instant was handled before. A delivery whose key exists already is left."""
         async with self._db.transaction() as conn:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO reminder_runs (rule_id, occurrence, due, send_at, "
@@ -141,8 +153,9 @@ class ReminderRepo:
             await conn.executemany(
                 "INSERT OR IGNORE INTO deliveries (rule_id, occurrence, due, recipient_id, kind, "
                 "body, late, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(rule_id, occurrence, due, rid, kind, json.dumps(body, ensure_ascii=False),
-                  int(late), ts(nb)) for rid, kind, body, nb, late in deliveries])
+                [(rule_id, o.occurrence or occurrence, o.due or due, o.recipient_id, o.kind,
+                  json.dumps(o.body, ensure_ascii=False), int(o.late), ts(o.not_before))
+                 for o in deliveries])
         return True
 
     # --- deliveries -----------------------------------------------------------------------

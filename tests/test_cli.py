@@ -151,18 +151,18 @@ def test_directory_import_and_volunteers_export(tmp_path, test_kb_dir, settings)
 
 def test_reminders_and_invites_from_the_command_line(tmp_path):
     r = run(["reminders", "list"], tmp_path=tmp_path)
-    assert r.returncode == 0 and "#1" in r.stdout and "#2" in r.stdout  # the default rules
+    assert r.returncode == 0 and all(f"#{i}" in r.stdout for i in (1, 2, 3))  # the defaults
     r = run(["reminders", "add-special", "2027-04-15", "春季专项督查", "--scope", "雨花区"],
             tmp_path=tmp_path)
-    assert r.returncode == 0 and "added #3" in r.stdout
+    assert r.returncode == 0 and "added #4" in r.stdout
     r = run(["reminders", "add", "township", "0 9 1 * *", "月度台账"], tmp_path=tmp_path)
-    assert "added #4" in r.stdout
+    assert "added #5" in r.stdout
     r = run(["reminders", "add", "township", "* * * * *", "太频繁"], tmp_path=tmp_path)
     assert r.returncode == 2 and "hour" in r.stderr
     r = run(["reminders", "leads", "1", "month_start,14d"], tmp_path=tmp_path)
     assert "changed" in r.stdout
-    r = run(["reminders", "off", "3"], tmp_path=tmp_path)
-    assert "#3 off" in r.stdout
+    r = run(["reminders", "off", "4"], tmp_path=tmp_path)
+    assert "#4 off" in r.stdout
     r = run(["reminders", "show", "1"], tmp_path=tmp_path)
     assert "month_start, 14d" in r.stdout
     listed = run(["reminders", "list"], tmp_path=tmp_path).stdout

@@ -20,7 +20,7 @@ async def test_jobs_follow_the_rules_in_the_database(settings, kb):
         await scheduler.start()
         try:
             jobs = scheduler.jobs()
-            assert set(jobs) == {"rule-1", "rule-2", "sweep"}
+            assert set(jobs) == {"rule-1", "rule-2", "rule-3", "sweep"}
             q = jobs["rule-1"].astimezone(settings.tz)  # the next quarterly reminder
             assert q.hour == 9 and (q.day == 1 or q.day >= 20) and q.month in (3, 6, 9, 12)
             assert jobs["rule-2"].astimezone(settings.tz).strftime("%m-%d %H:%M") == \

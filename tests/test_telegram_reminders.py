@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.reminders import add_custom
+from handlers.reminders import add_custom, set_active
 from tests.conftest import ADMIN_ID
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram import buttons, running_bot
@@ -32,6 +32,7 @@ def at(clock, *args: int) -> None:  # type: ignore[no-untyped-def]
 async def cadres(api, channel, people: dict[int, tuple[str, str]]) -> None:
     """Each person writes /start, then the administrator makes them a cadre."""
     await channel.assistant.reminders.start()
+    await set_active(channel.assistant.reminders, 3, False)  # disclosures: test_disclosure
     api.push_text(ADMIN, "/start")
     await api.wait_replies(ADMIN)
     for uid, (level, area) in people.items():

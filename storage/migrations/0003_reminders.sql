@@ -17,7 +17,8 @@ CREATE TABLE invites (
 CREATE TABLE reminder_rules (
     id               INTEGER PRIMARY KEY,
     kind             TEXT NOT NULL
-                     CHECK (kind IN ('quarterly', 'special', 'custom', 'special_check')),
+                     CHECK (kind IN ('quarterly', 'special', 'custom', 'special_check',
+                                     'disclosure')),
     title            TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
     levels           TEXT NOT NULL,              -- comma list of cadre levels ('' = administrators)
     scope            TEXT NOT NULL DEFAULT '[]', -- JSON list of area paths; [] = the whole city

@@ -1,0 +1,176 @@
+"""Which village disclosures are due, on time, late or missing; and what the reminder service
+owes for them (a reminder to the village's cadre, the township's list after a grace period,
+a monthly summary per district for administrators)."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.areas import covers as area_covers
+from knowledge.base import KnowledgeBase
+from knowledge.villages import (DisclosureBook, DRule, Village, bounds, covers, due_date,
+                                period_of, periods_between, shift)
+from schedules.rules import Instant, Rule
+from storage.disclosures import DisclosureRepo, Record
+from storage.reminders import Delivery, Owed
+from storage.users import CadreArea, UserRepo
+
+STATES = ("on_time", "late", "missing")
+
+
+@dataclass(frozen=True)
+class PeriodStatus:
+    village_id: str
+    rule_id: str
+    period: str
+    due: date
+    state: str  # on_time | late | missing | open (not due yet, nothing recorded)
+    recorded_on: date | None = None
+
+
+def statuses(book: DisclosureBook, village: Village, records: list[Record], today: date,
+             tz: ZoneInfo) -> list[PeriodStatus]:
+    """Every period of every rule for the village since tracking started, up to today's."""
+    out = []
+    for rule in book.rules_for(village):
+        for key in periods_between(rule.period, book.tracking_starts, today):
+            if bounds(key)[0] < book.tracking_starts:
+                continue
+            due = due_date(rule, key)
+            days = sorted(r.at.astimezone(tz).date() for r in records
+                          if covers(r.period, r.items, rule, key))
+            if days:
+                state = "on_time" if days[0] <= due else "late"
+                out.append(PeriodStatus(village.id, rule.id, key, due, state, days[0]))
+            else:
+                out.append(PeriodStatus(village.id, rule.id, key, due,
+                                        "missing" if today > due else "open"))
+    return out
+
+
+def next_due(book: DisclosureBook, village: Village, records: list[Record], today: date,
+             tz: ZoneInfo) -> list[tuple[DRule, PeriodStatus]]:
+    """Per rule: overdue periods, then the next period still to disclose."""
+    out: list[tuple[DRule, PeriodStatus]] = []
+    by_rule = defaultdict(list)
+    for st in statuses(book, village, records, today, tz):
+        by_rule[st.rule_id].append(st)
+    for rule in book.rules_for(village):
+        sts = by_rule.get(rule.id, [])
+        out += [(rule, st) for st in sts if st.state == "missing"]
+        current = period_of(today, rule.period)
+        pending = [st for st in sts if st.state == "open"]
+        if pending:
+            out.append((rule, pending[0]))
+        else:  # this period is disclosed already (or tracking starts later): the next one
+            key = shift(current, 1) if any(st.period == current for st in sts) else current
+            out.append((rule, PeriodStatus(village.id, rule.id, key, due_date(rule, key),
+                                           "open")))
+    return out
+
+
+def monthly_counts(sts: list[PeriodStatus], months: list[str]) -> dict[str, Counter[str]]:
+    """Month ("2026-11") -> on_time / late / missing of the periods due that month."""
+    out: dict[str, Counter[str]] = {m: Counter() for m in months}
+    for st in sts:
+        key = st.due.isoformat()[:7]
+        if key in out and st.state in STATES:
+            out[key][st.state] += 1
+    return out
+
+
+class DisclosureWatch:
+    """Plugged into the reminder service for the `disclosure` rule kind."""
+
+    def __init__(self, kb: KnowledgeBase, repo: DisclosureRepo, users: UserRepo,
+                 tz: ZoneInfo) -> None:
+        self.kb = kb
+        self.book = kb.villages
+        self.repo = repo
+        self.users = users
+        self.tz = tz
+        self._districts = {p.id: p for p in kb.gazetteer.districts()}
+
+    def area(self, village: Village) -> tuple:
+        return self.book.area(village, self._districts, self.kb.gazetteer.city.name_zh)
+
+    def cadres_of(self, village: Village, cadres: list[CadreArea], level: str) -> list[int]:
+        area = self.area(village)
+        return sorted({c.user_id for c in cadres
+                       if c.level == level and area_covers(c.level, c.area_path, area)})
+
+    async def all_statuses(self, today: date,
+                           villages: list[Village] | None = None) -> list[PeriodStatus]:
+        villages = list(self.book.villages.values()) if villages is None else villages
+        by_village: dict[str, list[Record]] = defaultdict(list)
+        for r in await self.repo.current([v.id for v in villages]):
+            by_village[r.village_id].append(r)
+        return [st for v in villages
+                for st in statuses(self.book, v, by_village[v.id], today, self.tz)]
+
+    async def owed(self, rule: Rule, inst: Instant, now: datetime, not_before: datetime,
+                   late: bool) -> list[Owed]:
+        today = now.astimezone(self.tz).date()
+        if inst.kind == "summary":
+            return await self._summary(inst, today, not_before)
+        grace = timedelta(days=int(rule.schedule.get("escalate_days", 7)))
+        cadres = await self.users.list_cadres()
+        out: list[Owed] = []
+        lists: dict[tuple[int, str, str], list[str]] = defaultdict(list)
+        for st in await self.all_statuses(today):
+            if st.state != "missing":
+                continue
+            village = self.book.villages[st.village_id]
+            rule_ = self.book.rules[st.rule_id]
+            body = {"village": village.id, "rule": st.rule_id, "period": st.period,
+                    "due": st.due.isoformat(), "names": [village.name("zh"), village.name("en"),
+                                                         rule_.name("zh"), rule_.name("en")]}
+            for uid in self.cadres_of(village, cadres, "village"):
+                out.append(Owed(uid, "reminder", body, not_before, late,
+                                f"disc/{village.id}/{st.rule_id}/{st.period}",
+                                st.due.isoformat()))
+            if today >= st.due + grace:
+                for uid in self._bosses(village, cadres):
+                    lists[(uid, st.rule_id, st.period)].append(village.id)
+        for (uid, rule_id, period), villages in lists.items():
+            drule = self.book.rules[rule_id]
+            due = due_date(drule, period).isoformat()
+            out.append(Owed(uid, "escalation", {
+                "villages": villages, "rule": rule_id, "period": period, "due": due,
+                "names": [[self.book.villages[v].name("zh") for v in villages],
+                          [self.book.villages[v].name("en") for v in villages],
+                          drule.name("zh"), drule.name("en")]},
+                not_before, late, f"disc-esc/{rule_id}/{period}", due))
+        return out
+
+    def _bosses(self, village: Village, cadres: list[CadreArea]) -> list[int]:
+        for level in ("township", "district", "city"):
+            found = self.cadres_of(village, cadres, level)
+            if found:
+                return found
+        return []
+
+    async def _summary(self, inst: Instant, today: date, not_before: datetime) -> list[Owed]:
+        """On the first of a month: last month's on time / late / missing per district."""
+        month = (date.fromisoformat(inst.due + "-01") - timedelta(days=1)).isoformat()[:7]
+        table: dict[str, Counter[str]] = defaultdict(Counter)
+        for st in await self.all_statuses(today):
+            if st.due.isoformat()[:7] == month and st.state in STATES:
+                district = self._districts.get(self.book.villages[st.village_id].place.district)
+                table[district.name_zh if district else "?"][st.state] += 1
+        if not table:
+            return []
+        body = {"summary": {d: dict(c) for d, c in sorted(table.items())}, "month": month}
+        return [Owed(u.id, "warning", body, not_before, False)
+                for u in await self.users.admins()]
+
+    async def still_due(self, d: Delivery) -> bool:
+        """A disclosure reminder is moot once the period is recorded."""
+        village = self.book.villages.get(str(d.body.get("village")))
+        rule = self.book.rules.get(str(d.body.get("rule")))
+        if village is None or rule is None:
+            return False
+        records = await self.repo.current([village.id])
+        return not any(covers(r.period, r.items, rule, str(d.body["period"])) for r in records)
