@@ -8,6 +8,7 @@
     python bot.py directory import FILE.csv   load an operator's spreadsheet of services/teams
     python bot.py volunteers export --area AREA --format csv|xlsx -o FILE
     python bot.py reminders list|show|add-special|add|leads|on|off   inspection reminders
+    python bot.py disclosure import FILE.csv   load an operator's list of villages
 """
 from __future__ import annotations
 
@@ -138,8 +139,8 @@ async def run_console(settings: Settings, lang: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cli import (cmd_ask, cmd_directory, cmd_kb, cmd_reminders, cmd_users, cmd_volunteers,
-                     parser)
+    from cli import (cmd_ask, cmd_directory, cmd_disclosure, cmd_kb, cmd_reminders, cmd_users,
+                     cmd_volunteers, parser)
 
     args = parser(__doc__).parse_args(argv)
     try:
@@ -161,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(cmd_volunteers(settings, args))
     if args.cmd == "reminders":
         return asyncio.run(cmd_reminders(settings, args))
+    if args.cmd == "disclosure":
+        return cmd_disclosure(settings, args)
     if args.cmd == "chat" or (args.cmd in (None, "run") and not settings.telegram_bot_token):
         asyncio.run(run_console(settings, getattr(args, "lang", None)))
         return 0

@@ -113,6 +113,20 @@ def cmd_directory(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.written else 1
 
 
+def cmd_disclosure(settings: Settings, args: argparse.Namespace) -> int:
+    """Load an operator's list of villages into knowledge/disclosure/villages_imported.yaml."""
+    from knowledge.importer import CsvImportError, format_report
+    from knowledge.villages_import import import_villages
+
+    try:
+        report = import_villages(Path(args.file), settings.bot_knowledge_dir)
+    except (CsvImportError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(report))
+    return 0 if report.written else 1
+
+
 async def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> int:
     """Export the sign-ups of an area (or `all`) as CSV or XLSX."""
     from handlers import exports
@@ -251,4 +265,8 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
     ve.add_argument("--lang", choices=i18n.LANGUAGES, default="zh")
     ve.add_argument("-o", "--output", required=True)
     _reminder_parser(sub)
+    dis = sub.add_parser("disclosure", help="village-affairs disclosure data")
+    dsub2 = dis.add_subparsers(dest="disclosure_cmd", required=True)
+    di2 = dsub2.add_parser("import", help="load a CSV list of villages (UTF-8 or GB18030)")
+    di2.add_argument("file")
     return p

@@ -80,9 +80,10 @@ class Assistant:
         self._rich_flows = {*vol.DIALOGS, *rec.DIALOGS}  # flows that take contacts, photos...
         self._on_location: Handler = services.on_location
         self._on_media: Handler = media.on_unsupported
-        # Flows an answer can start (knowledge entries name them with `flow:`).
-        self.flow_starters: dict[str, Handler] = {vol.FLOW: vol.on_start_button,
-                                                  "disclosure": dis.start_lookup}
+        # Flows an answer can start (entries name them with `flow:`), and whether the entry's
+        # answer is shown first.
+        self.flow_starters: dict[str, tuple[Handler, bool]] = {
+            vol.FLOW: (vol.on_start_button, True), "disclosure": (dis.start_lookup, False)}
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         """Answer one message. Never raises: an unexpected error becomes an apology."""

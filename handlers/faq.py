@@ -122,8 +122,9 @@ async def on_text(assistant: Assistant, ctx: Context) -> list[Reply]:
         return listed
     entry = decision.entry
     if decision.kind == "answer" and entry is not None and entry.flow in assistant.flow_starters:
-        return [Reply(entry_text(assistant.kb, entry, None))] + await assistant.flow_starters[
-            entry.flow](assistant, ctx)
+        starter, with_answer = assistant.flow_starters[entry.flow]
+        first = [Reply(entry_text(assistant.kb, entry, None))] if with_answer else []
+        return first + await starter(assistant, ctx)
     if decision.kind == "need_place" and decision.entry is not None:
         await assistant.dialogs.set(ctx.user.id, PLACE_FLOW, "ask_place",
                                     {"entry": decision.entry.id}, assistant.clock.now())

@@ -89,6 +89,7 @@ def check(directory: Path) -> tuple[list[str], list[str]]:
         for eid, _zh, _en in topic.items:
             if eid not in ids:
                 errors.append(f"menu.yaml: topic {topic.id} names unknown entry {eid!r}")
+    errors += _check_villages(directory, kb)
     for level, message in directory_check.check(kb.directory):
         (errors if level == "error" else warnings).append(message)
     warnings += _self_retrieval(kb)
@@ -97,6 +98,30 @@ def check(directory: Path) -> tuple[list[str], list[str]]:
         warnings.append(f"places.yaml: {empty} registry field(s) await the operator "
                         "(the bot tells residents to confirm via 12345 meanwhile)")
     return errors, warnings
+
+
+def _check_villages(directory: Path, kb: KnowledgeBase) -> list[str]:
+    """Disclosure rules and villages: every id resolves, every rule is usable."""
+    out = []
+    book = kb.villages
+    for rule in book.rules.values():
+        if rule.period not in ("month", "quarter"):
+            out.append(f"disclosure/rules.yaml: {rule.id}: period must be month or quarter")
+        if not (rule.due == "end" or re.match(r"^next:([1-9]|[12]\d|3[01])$", rule.due)):
+            out.append(f"disclosure/rules.yaml: {rule.id}: due must be end or next:N")
+        if rule.applies not in ("all", "monthly_finance", "quarterly_finance"):
+            out.append(f"disclosure/rules.yaml: {rule.id}: unknown applies {rule.applies!r}")
+        out += [f"disclosure/rules.yaml: {rule.id}: unknown item {i!r}" for i in rule.items
+                if i not in book.items]
+    for path in sorted((directory / "disclosure").glob("villages*.yaml")):
+        for raw in (read_yaml(path) or {}).get("villages") or ():  # type: ignore[union-attr]
+            vid = str(raw.get("id", ""))
+            if vid not in book.villages:
+                out.append(f"{path.name}: village {vid!r} is neither a place in places.yaml "
+                           "nor has name_zh and district")
+            elif not book.villages[vid].place.district:
+                out.append(f"{path.name}: village {vid!r} has no district")
+    return out
 
 
 def _self_retrieval(kb: KnowledgeBase) -> list[str]:

@@ -57,8 +57,9 @@ def test_kb_dir(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("kb") / "knowledge"
     shutil.copytree(ROOT / "knowledge", target,
                     ignore=shutil.ignore_patterns("__pycache__", "*.py", "*_imported.yaml"))
-    for path in (ROOT / "tests" / "data" / "directory").glob("*.yaml"):
-        shutil.copy(path, target / "directory" / path.name)
+    for kind in ("directory", "disclosure"):
+        for path in (ROOT / "tests" / "data" / kind).glob("*.yaml"):
+            shutil.copy(path, target / kind / path.name)
     return target
 
 

@@ -171,3 +171,23 @@ def test_reminders_and_invites_from_the_command_line(tmp_path):
     code = r.stdout.split("\t")[0]
     assert r.returncode == 0 and len(code) == 9 and "/cadre" in r.stdout
     assert run(["users", "invite", "district", "北京"], tmp_path=tmp_path).returncode == 2
+
+
+def test_disclosure_village_import(tmp_path, kb):
+    kb_dir = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", kb_dir,
+                    ignore=shutil.ignore_patterns("__pycache__", "*_imported.yaml"))
+    sheet = tmp_path / "villages.csv"
+    sheet.write_bytes("村名,区县,乡镇,每月公布财务,公开栏位置\n石坝村,岳麓区,莲花镇,是,村部门口\n"
+                      "红星村,雨花区,,否,\n无区村,,,否,\n".encode("gb18030"))
+    env = {"BOT_KNOWLEDGE_DIR": str(kb_dir)}
+    r = run(["disclosure", "import", str(sheet)], env=env, tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "1 imported" in r.stdout and "row 3" in r.stdout and "row 4" in r.stdout
+    assert run(["kb", "check"], env=env, tmp_path=tmp_path).returncode == 0
+    from knowledge.base import KnowledgeBase
+
+    book = KnowledgeBase.load(kb_dir).villages
+    (village,) = [v for v in book.villages.values() if v.name("zh") == "石坝村"]
+    assert village.monthly_finance and village.township == "莲花镇"
+    assert {r.id for r in book.rules_for(village)} == {"general", "finance_monthly"}
