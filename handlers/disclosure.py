@@ -155,8 +155,8 @@ async def on_ask_button(assistant: Assistant, ctx: Context) -> list[Reply]:
 # --- subscriptions ------------------------------------------------------------------------
 async def _subscribe(assistant: Assistant, ctx: Context, village: Village) -> list[Reply]:
     await assistant.disclosures.subscribe(ctx.user.id, village.id, assistant.clock.now())
-    return [Reply(_("Subscribed: I will tell you when {village} records a disclosure. /unsubscribe "
-                    "stops it.").format(village=village.name(i18n.current())))]
+    return [Reply(_("Subscribed: I will tell you when {village} records a disclosure. "
+                    "/unsubscribe stops it.").format(village=village.name(i18n.current())))]
 
 
 async def on_subscribe(assistant: Assistant, ctx: Context) -> list[Reply]:

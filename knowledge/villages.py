@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def period_of(day: date, kind: str) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
+@lru_cache(maxsize=4096)
 def bounds(key: str) -> tuple[date, date]:
     """First and last day of a period."""
     m = _KEY.match(key)
@@ -90,6 +92,7 @@ def shift(key: str, n: int) -> str:
     return period_of(date(months // 12, months % 12 + 1, 1), kind_of(key))
 
 
+@lru_cache(maxsize=4096)
 def due_date(rule: DRule, key: str) -> date:
     """By when the disclosure of period `key` is due under `rule`."""
     _first, last = bounds(key)
@@ -100,13 +103,14 @@ def due_date(rule: DRule, key: str) -> date:
     return last
 
 
-def periods_between(kind: str, start: date, end: date) -> list[str]:
+@lru_cache(maxsize=256)
+def periods_between(kind: str, start: date, end: date) -> tuple[str, ...]:
     """Periods of a kind that overlap [start, end], oldest first."""
     out, key = [], period_of(start, kind)
     while bounds(key)[0] <= end:
         out.append(key)
         key = shift(key, 1)
-    return out
+    return tuple(out)
 
 
 def covers(record_period: str, items: tuple[str, ...], rule: DRule, key: str) -> bool:

@@ -18,6 +18,15 @@ from storage.reminders import Delivery, Owed
 from storage.users import CadreArea, UserRepo
 
 STATES = ("on_time", "late", "missing")
+CadreIndex = dict[tuple[str, str | None], list[CadreArea]]
+
+
+def index_cadres(cadres: list[CadreArea]) -> CadreIndex:
+    """(level, the last name of the area path) -> cadres: a village finds its own quickly."""
+    out: CadreIndex = defaultdict(list)
+    for c in cadres:
+        out[(c.level, c.area_path.split("/")[-1])].append(c)
+    return out
 
 
 @dataclass(frozen=True)
@@ -34,13 +43,17 @@ def statuses(book: DisclosureBook, village: Village, records: list[Record], toda
              tz: ZoneInfo) -> list[PeriodStatus]:
     """Every period of every rule for the village since tracking started, up to today's."""
     out = []
+    recs = [(*bounds(r.period), set(r.items), r.at.astimezone(tz).date()) for r in records]
     for rule in book.rules_for(village):
+        wanted = set(rule.items)
         for key in periods_between(rule.period, book.tracking_starts, today):
-            if bounds(key)[0] < book.tracking_starts:
+            first, last = bounds(key)
+            if first < book.tracking_starts:
                 continue
             due = due_date(rule, key)
-            days = sorted(r.at.astimezone(tz).date() for r in records
-                          if covers(r.period, r.items, rule, key))
+            # same test as knowledge.villages.covers, with the record bounds computed once
+            days = sorted(day for r_first, r_last, items, day in recs
+                          if items & wanted and first <= r_first and r_last <= last)
             if days:
                 state = "on_time" if days[0] <= due else "late"
                 out.append(PeriodStatus(village.id, rule.id, key, due, state, days[0]))
@@ -96,10 +109,11 @@ class DisclosureWatch:
     def area(self, village: Village) -> tuple:
         return self.book.area(village, self._districts, self.kb.gazetteer.city.name_zh)
 
-    def cadres_of(self, village: Village, cadres: list[CadreArea], level: str) -> list[int]:
+    def cadres_of(self, village: Village, cadres: CadreIndex, level: str) -> list[int]:
         area = self.area(village)
-        return sorted({c.user_id for c in cadres
-                       if c.level == level and area_covers(c.level, c.area_path, area)})
+        name = area[{"city": 0, "district": 1, "township": 2, "village": 3}[level]]
+        return sorted({c.user_id for c in cadres.get((level, name), ())
+                       if area_covers(c.level, c.area_path, area)})
 
     async def all_statuses(self, today: date,
                            villages: list[Village] | None = None) -> list[PeriodStatus]:
@@ -116,7 +130,7 @@ class DisclosureWatch:
         if inst.kind == "summary":
             return await self._summary(inst, today, not_before)
         grace = timedelta(days=int(rule.schedule.get("escalate_days", 7)))
-        cadres = await self.users.list_cadres()
+        cadres = index_cadres(await self.users.list_cadres())
         out: list[Owed] = []
         lists: dict[tuple[int, str, str], list[str]] = defaultdict(list)
         for st in await self.all_statuses(today):
@@ -145,7 +159,7 @@ class DisclosureWatch:
                 not_before, late, f"disc-esc/{rule_id}/{period}", due))
         return out
 
-    def _bosses(self, village: Village, cadres: list[CadreArea]) -> list[int]:
+    def _bosses(self, village: Village, cadres: CadreIndex) -> list[int]:
         for level in ("township", "district", "city"):
             found = self.cadres_of(village, cadres, level)
             if found:
