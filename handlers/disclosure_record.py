@@ -255,9 +255,10 @@ async def on_chart(assistant: Assistant, ctx: Context) -> list[Reply]:
     assert watch is not None
     today = assistant.clock.now().astimezone(assistant.settings.tz).date()
     months = charts.last_months(today, 12)
-    counts = monthly_counts(await watch.all_statuses(today, villages), months)
+    confirmed = [v for v in villages if not v.example]
+    counts = monthly_counts(await watch.all_statuses(today, confirmed), months)
     png = charts.render(counts, _("Village-affairs disclosure, {n} villages").format(
-        n=len(villages)), {"on_time": _("on time"), "late": _("late"),
+        n=len(confirmed)), {"on_time": _("on time"), "late": _("late"),
                            "missing": _("missing")})
     buf = io.StringIO()
     writer = csv.writer(buf)

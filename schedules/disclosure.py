@@ -117,7 +117,10 @@ class DisclosureWatch:
 
     async def all_statuses(self, today: date,
                            villages: list[Village] | None = None) -> list[PeriodStatus]:
-        villages = list(self.book.villages.values()) if villages is None else villages
+        """Statuses of the given villages; by default of those confirmed by the operator
+        (villages marked `example` are not chased: nobody confirmed they still exist)."""
+        if villages is None:
+            villages = [v for v in self.book.villages.values() if not v.example]
         by_village: dict[str, list[Record]] = defaultdict(list)
         for r in await self.repo.current([v.id for v in villages]):
             by_village[r.village_id].append(r)

@@ -246,7 +246,8 @@ class ReminderService:
                 await self.repo.finish(d.id, "skipped", self.clock.now(), "acknowledged")
                 return "skipped"
         replies = messages.build(d, rule, user, self.tz)
-        await self.pacer.wait(f"{user.channel}:{user.external_id}")
+        if user.channel == "telegram":  # Telegram's limits; other channels have their own
+            await self.pacer.wait(user.external_id)
         status = await self.outbox.send(user.channel, user.external_id, replies)
         now = self.clock.now()
         if status == "sent":

@@ -211,3 +211,21 @@ async def test_chart_for_cadres_only(dassistant):
     assert by_month["2027-01"] == ["0", "0", "1"]  # missing
     r = await a.handle(text("res5", "/disclosures"))
     assert r[0].image is None and r[0].document is None
+
+
+async def test_example_villages_are_not_chased(dassistant):
+    a = dassistant
+    at(a, 2027, 3, 1, 12, 0)
+    notes = await setup(a)
+    user = await a.users.get("console", "other")  # cadre of 红星村, an example village
+    assert a.kb.villages.villages["hongxing"].example
+    await a.handle(text("dist", "/start"))
+    dist = await a.users.get("console", "dist")
+    await grant(a.users, a.kb.gazetteer, dist, "district", "雨花区", a.clock.now(), by=None)
+    at(a, 2027, 4, 10, 9, 0)  # Q1 is overdue everywhere
+    await a.reminders.tick()
+    assert not [1 for ext, _r in notes.sent if ext == "other"]
+    to_district = " ".join(r.text for ext, rs in notes.sent if ext == "dist" for r in rs)
+    assert "同名村" in to_district and "红星村" not in to_district  # confirmed ones only
+    assert [1 for ext, _r in notes.sent if ext == "vc"]
+    assert user is not None
