@@ -242,6 +242,8 @@ async def _admin_command(assistant: Assistant, ctx: Context, need: int, usage: s
         return [Reply(await run(args))]
     except (RuleError, RoleError) as exc:
         return [Reply(str(exc))]
+    except ValueError:  # e.g. a rule number that is not a number
+        return [Reply(usage)]
 
 
 def _by(ctx: Context) -> str:
