@@ -138,13 +138,19 @@ async def on_village_reply(assistant: Assistant, ctx: Context) -> list[Reply]:
     return await _resolve(assistant, ctx, ctx.msg.text or "", str(ctx.dialog.data["then"]))
 
 
-async def on_lookup_button(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def _with_village(assistant: Assistant, ctx: Context,
+                        then) -> list[Reply]:  # type: ignore[no-untyped-def]
+    """A button naming a village (`dl:<id>`, `ds:<id>`): that village, or a stale button."""
     from handlers.core import stale_button
 
     village = assistant.kb.villages.villages.get((ctx.msg.payload or "").partition(":")[2])
     if village is None:
         return await stale_button(assistant, ctx)
-    return await lookup(assistant, ctx, village)
+    return await then(assistant, ctx, village)
+
+
+async def on_lookup_button(assistant: Assistant, ctx: Context) -> list[Reply]:
+    return await _with_village(assistant, ctx, lookup)
 
 
 async def on_ask_button(assistant: Assistant, ctx: Context) -> list[Reply]:
@@ -167,12 +173,7 @@ async def on_subscribe(assistant: Assistant, ctx: Context) -> list[Reply]:
 
 
 async def on_subscribe_button(assistant: Assistant, ctx: Context) -> list[Reply]:
-    from handlers.core import stale_button
-
-    village = assistant.kb.villages.villages.get((ctx.msg.payload or "").partition(":")[2])
-    if village is None:
-        return await stale_button(assistant, ctx)
-    return await _subscribe(assistant, ctx, village)
+    return await _with_village(assistant, ctx, _subscribe)
 
 
 async def on_unsubscribe(assistant: Assistant, ctx: Context) -> list[Reply]:

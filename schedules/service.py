@@ -71,7 +71,7 @@ class TickReport:
     quiet: bool = False
 
 
-def covers(upper: str, lower: str) -> bool:
+def contains(upper: str, lower: str) -> bool:
     """Does area path `upper` contain area path `lower` (whole segments)?"""
     up, low = upper.split("/"), lower.split("/")
     return len(up) <= len(low) and low[: len(up)] == up
@@ -173,7 +173,7 @@ class ReminderService:
         for area in await self.users.list_cadres():
             if area.level not in rule.levels:
                 continue
-            if rule.scope and not any(covers(s, area.area_path) or covers(area.area_path, s)
+            if rule.scope and not any(contains(s, area.area_path) or contains(area.area_path, s)
                                       for s in rule.scope):
                 continue
             if area.user_id not in out:
@@ -284,7 +284,7 @@ def superiors(area: CadreArea, cadres: list[CadreArea]) -> list[int]:
     rank = LEVELS.index(area.level)
     for level in reversed(LEVELS[:rank]):
         found = sorted({c.user_id for c in cadres
-                        if c.level == level and covers(c.area_path, area.area_path)})
+                        if c.level == level and contains(c.area_path, area.area_path)})
         if found:
             return found
     return []

@@ -40,6 +40,22 @@ async def api():
         yield fake
 
 
+async def say(api, uid: int, body: str, n: int = 1) -> list[dict]:
+    """A user's text, and the bot's next n replies to them."""
+    api.push_text(uid, body)
+    return await api.wait_replies(uid, n)
+
+
+async def press(api, uid: int, data: str, n: int = 1) -> list[dict]:
+    """A button press, and the bot's next n replies."""
+    api.push_callback(uid, data)
+    return await api.wait_replies(uid, n)
+
+
+def body(record: dict) -> str:
+    return record["params"].get("text") or record["params"].get("caption") or ""
+
+
 def buttons(record) -> list[str]:
     markup = record["params"].get("reply_markup") or {}
     return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import ADMIN_ID
 from tests.fake_bot_api import FakeBotAPI
-from tests.test_telegram import buttons, running_bot
+from tests.test_telegram import body, buttons, press, running_bot, say
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 SH = ZoneInfo("Asia/Shanghai")
@@ -22,20 +22,6 @@ async def api():
         yield fake
 
 
-async def say(api, uid: int, body: str, n: int = 1) -> list[dict]:
-    api.push_text(uid, body)
-    return await api.wait_replies(uid, n)
-
-
-async def press(api, uid: int, data: str, n: int = 1) -> list[dict]:
-    api.push_callback(uid, data)
-    return await api.wait_replies(uid, n)
-
-
-def text_of(r: dict) -> str:
-    return r["params"].get("text") or r["params"].get("caption") or ""
-
-
 async def cadres(api) -> None:  # type: ignore[no-untyped-def]
     await say(api, ADMIN, "/start")
     for uid, level, area in ((CADRE, "village", "岳麓区/望月湖街道/测试村"),
@@ -43,14 +29,14 @@ async def cadres(api) -> None:  # type: ignore[no-untyped-def]
                              (TOWNSHIP, "township", "岳麓区/望月湖街道")):
         await say(api, uid, "/start")
         (r,) = await say(api, ADMIN, f"/promote {uid} {level} {area}")
-        assert "长沙市" in text_of(r)
+        assert "长沙市" in body(r)
 
 
 async def test_record_with_photo_notify_and_ask(api, settings, clock, dkb):
     async with running_bot(api, settings, clock, dkb):
         await cadres(api)
         (r,) = await say(api, 701, "/subscribe 测试村")
-        assert "测试村" in text_of(r)
+        assert "测试村" in body(r)
         (r,) = await say(api, 703, "/disclose")  # a resident
         assert "di:done" not in buttons(r)
         (r,) = await press(api, OTHER, "dv:t-monthly")  # a cadre of another village, forged
@@ -65,16 +51,16 @@ async def test_record_with_photo_notify_and_ask(api, settings, clock, dkb):
         await press(api, CADRE, period)
         api.push_photo(CADRE)
         (r,) = await api.wait_replies(CADRE)
-        assert "200" in text_of(r)
+        assert "200" in body(r)
         (r,) = await say(api, CADRE, "11月财务收支和村民代表会议决定已上墙")
         assert buttons(r)[0] == "dk:"
         (r,) = await press(api, CADRE, "dk:")
         assert "dc:1" in buttons(r)
         (note,) = await api.wait_replies(701)
-        assert note["method"] == "sendPhoto" and "已上墙" in text_of(note)
+        assert note["method"] == "sendPhoto" and "已上墙" in body(note)
         photo_id = note["params"]["photo"]
         replies = await say(api, 702, "测试村最近公开了什么", n=2)
-        assert "已上墙" in text_of(replies[0]) and "2026-12" in text_of(replies[0])
+        assert "已上墙" in body(replies[0]) and "2026-12" in body(replies[0])
         assert replies[1]["method"] == "sendPhoto" and replies[1]["params"]["photo"] == photo_id
 
 
@@ -90,9 +76,9 @@ async def test_overdue_reminder_then_township_list(api, settings, clock, dkb):
             clock.now = lambda at=at: at
             await service.tick()
         (r,) = await api.wait_replies(CADRE)
-        assert "2026-10" in text_of(r) and "dv:t-monthly" in buttons(r)
+        assert "2026-10" in body(r) and "dv:t-monthly" in buttons(r)
         (r,) = await api.wait_replies(TOWNSHIP)
-        assert "测试村" in text_of(r) and "2026-10" in text_of(r)
+        assert "测试村" in body(r) and "2026-10" in body(r)
         await api.expect_no_replies(CADRE, 0.2)
         await api.expect_no_replies(OTHER, 0.2)  # 红星村 has no monthly finances due
         (r,) = await press(api, CADRE, "dv:t-monthly")  # "record it now" from the reminder

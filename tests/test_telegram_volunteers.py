@@ -12,7 +12,7 @@ from bot import open_assistant
 from channels.console import run_console
 from tests.conftest import ADMIN_ID
 from tests.fake_bot_api import FakeBotAPI
-from tests.test_telegram import buttons, running_bot
+from tests.test_telegram import body, buttons, press, running_bot, say
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 TEAM = "hongxing-elderly"
@@ -23,20 +23,6 @@ RESIDENT, COORD, OTHER = 201, 301, 302
 async def api():
     async with FakeBotAPI() as fake:
         yield fake
-
-
-async def say(api, uid: int, body: str, n: int = 1) -> list[dict]:
-    api.push_text(uid, body)
-    return await api.wait_replies(uid, n)
-
-
-async def press(api, uid: int, data: str, n: int = 1) -> list[dict]:
-    api.push_callback(uid, data)
-    return await api.wait_replies(uid, n)
-
-
-def body(record: dict) -> str:
-    return record["params"].get("text") or record["params"].get("caption") or ""
 
 
 async def promote(api, uid: int, level: str, area: str) -> None:
