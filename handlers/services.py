@@ -61,7 +61,8 @@ def listing(kb: KnowledgeBase, place: Place, stype: ServiceType | None) -> Reply
         text = _("No {what} are recorded for {place} in my directory yet.").format(
             what=what, place=place.name(lang))
     else:
-        text = _("{what} in {place}:").format(what=what, place=place.name(lang)) + "\n"
+        text = _("{what} in {place}:").format(what=what, place=place.name(lang))
+        text = text[:1].upper() + text[1:] + "\n"  # "community services in ..." starts a line
         text += "\n".join(point_text(kb, p) for p in points[:MAX_LISTED])
         if len(points) > MAX_LISTED:
             more = _("…and {count} more. Ask about one community to narrow it down.")
