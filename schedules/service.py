@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 LATE_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 6
 BATCH = 200
+IN_FLIGHT = 8  # sends awaiting Telegram at once (a 429's retry_after wait holds one)
 DEFAULT_RULES = (
     ("quarterly", "季度村务公开督查 Quarterly village-affairs disclosure inspection",
      ("district", "township"), {"leads": ["month_start", "7d"], "at": "09:00"}),
@@ -41,20 +43,30 @@ DEFAULT_RULES = (
 
 
 class Pacer:
-    """Spaces sends: at most `rate` a second overall and one a second per chat."""
+    """Keeps sends under `rate` a second overall, counted as Telegram counts them: over the
+    last second of actual send times (a stalled event loop cannot cause a burst), and one a
+    second per chat."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, margin: int = 1) -> None:
+        self._limit = max(1, int(rate) - margin) if rate > 0 else 0
         self._gap = 1.0 / rate if rate > 0 else 0.0
-        self._next = 0.0
+        self._sent: deque[float] = deque()
         self._per_chat: dict[str, float] = {}
 
     async def wait(self, chat: str) -> None:
-        now = time.monotonic()
-        slot = max(now, self._next, self._per_chat.get(chat, 0.0))
-        self._next = slot + self._gap
-        self._per_chat[chat] = slot + 1.0
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        while self._limit:
+            now = time.monotonic()
+            while self._sent and now - self._sent[0] >= 1.0:
+                self._sent.popleft()
+            last = self._sent[-1] if self._sent else -1.0
+            ready = max(last + self._gap, self._per_chat.get(chat, 0.0))
+            if len(self._sent) >= self._limit:
+                ready = max(ready, self._sent[0] + 1.0)
+            if ready <= now:
+                self._sent.append(now)
+                self._per_chat[chat] = now + 1.0
+                return
+            await asyncio.sleep(ready - now)
 
     def new_round(self) -> None:
         """Per-chat spacing matters within one round of sends, not between rounds."""
@@ -89,7 +101,8 @@ class ReminderService:
         self.quiet = parse_quiet(settings.reminder_quiet_hours)
         self.grace = timedelta(hours=settings.reminder_grace_hours)
         self.escalate_days = settings.reminder_escalate_days
-        self.pacer = Pacer(settings.telegram_max_rate * 0.98)
+        self.pacer = Pacer(settings.telegram_max_rate)
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self.listeners: list[Callable[[], None]] = []  # told when rules change
         self.disclosure: DisclosureWatch | None = None  # overdue village disclosures
         self._lock = asyncio.Lock()
@@ -222,7 +235,7 @@ class ReminderService:
             batch = await self.repo.claim(now, BATCH)
             if not batch:
                 return
-            results = await asyncio.gather(*(self._send_one(d) for d in batch))
+            results = await asyncio.gather(*(self._send_limited(d) for d in batch))
             for status in results:
                 if status == "sent":
                     report.sent += 1
@@ -230,6 +243,11 @@ class ReminderService:
                     report.blocked += 1
                 elif status == "failed":
                     report.failed += 1
+
+    async def _send_limited(self, d: Delivery) -> str:
+        """Few sends in flight: queued requests would reach Telegram in bursts."""
+        async with self._in_flight:
+            return await self._send_one(d)
 
     async def _send_one(self, d: Delivery) -> str:
         user = await self.users.get_by_id(d.recipient_id)
