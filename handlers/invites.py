@@ -27,7 +27,10 @@ async def on_invite(assistant: Assistant, ctx: Context) -> list[Reply]:
         return [Reply(str(exc))]
     invite = await assistant.invites.create(level, area, assistant.clock.now(),
                                             by=f"{ctx.user.channel}:{ctx.user.external_id}")
-    expires = invite.expires_at[:10]
+    from datetime import datetime
+
+    expires = datetime.fromisoformat(invite.expires_at).astimezone(
+        assistant.settings.tz).strftime("%Y-%m-%d %H:%M")
     return [Reply(_("Invite code {code} for a {level} cadre of {area}, valid until {expires}, "
                     "usable once. The new cadre sends: /cadre {code}").format(
                         code=invite.code, level=level_name(level), area=area, expires=expires))]
