@@ -50,7 +50,7 @@ async def _send(assistant: Assistant, user: UserRow, build) -> None:  # type: ig
 
 async def tell_new_signup(assistant: Assistant, team: Team, signup: Signup) -> None:
     """A message per new sign-up, with what the volunteer agreed the coordinator may see."""
-    from handlers.volunteers import slot_names
+    from handlers.volunteer_steps import slot_names
 
     def build() -> list[Reply]:
         names = slot_names()

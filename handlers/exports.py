@@ -23,7 +23,7 @@ def header() -> list[str]:
 
 def rows(directory: Directory, signups: list[Signup], tz: ZoneInfo) -> list[list[str]]:
     """One row per sign-up, place names from the directory, times in the local zone."""
-    from handlers.volunteers import slot_names
+    from handlers.volunteer_steps import slot_names
 
     lang = i18n.current()
     names = slot_names()

@@ -19,7 +19,7 @@ def _signup_id(ctx: Context) -> int | None:
 
 async def on_my(assistant: Assistant, ctx: Context) -> list[Reply]:
     """/my: the user's sign-ups, each with a withdraw button."""
-    from handlers.volunteers import slot_names
+    from handlers.volunteer_steps import slot_names
 
     signups = await assistant.volunteers.of_user(ctx.user.id)
     if not signups:

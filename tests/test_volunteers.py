@@ -15,7 +15,7 @@ from bot import open_assistant
 from core.logs import setup_logging
 from core.messages import Incoming, User
 from handlers.admin import grant
-from handlers.volunteers import check_name, normalise_phone
+from handlers.volunteer_steps import check_name, normalise_phone
 from tests.conftest import button, contact, joined, payloads, text
 
 PHONE = "13800138000"
