@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage.db import Database, ts
-from storage.users import UserRow, _log
+from storage.users import UserRow, log_change
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or typed from paper
 VALID_FOR = timedelta(days=7)
@@ -59,7 +59,7 @@ class InviteRepo:
             await conn.execute(
                 "INSERT OR IGNORE INTO cadre_areas (user_id, level, area_path, granted_at) "
                 "VALUES (?, ?, ?, ?)", (user.id, row["level"], row["area_path"], ts(now)))
-            await _log(conn, user.id, "grant", row["level"], row["area_path"], None,
+            await log_change(conn, user.id, "grant", row["level"], row["area_path"], None,
                        f"invite {row['code']} from {row['created_by_label']}", now)
             await conn.execute(
                 "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,))

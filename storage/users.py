@@ -121,7 +121,7 @@ class UserRepo:
             )
             if cur.rowcount == 0:
                 return False
-            await _log(conn, user.id, "grant", level, area_path, by_user, by_label, now)
+            await log_change(conn, user.id, "grant", level, area_path, by_user, by_label, now)
             await conn.execute(
                 "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,))
         return True
@@ -133,7 +133,7 @@ class UserRepo:
         async with self._db.transaction() as conn:
             areas = await _areas(conn, "WHERE c.user_id = ?", (user.id,))
             for area in areas:
-                await _log(conn, user.id, "revoke", area.level, area.area_path, by_user,
+                await log_change(conn, user.id, "revoke", area.level, area.area_path, by_user,
                            by_label, now)
             await conn.execute("DELETE FROM cadre_areas WHERE user_id = ?", (user.id,))
             await conn.execute(
@@ -167,13 +167,13 @@ class UserRepo:
         """Change a cadre's area: all old areas revoked and the new one granted, at once."""
         async with self._db.transaction() as conn:
             for area in await _areas(conn, "WHERE c.user_id = ?", (user.id,)):
-                await _log(conn, user.id, "revoke", area.level, area.area_path, by_user,
+                await log_change(conn, user.id, "revoke", area.level, area.area_path, by_user,
                            by_label, now)
             await conn.execute("DELETE FROM cadre_areas WHERE user_id = ?", (user.id,))
             await conn.execute(
                 "INSERT INTO cadre_areas (user_id, level, area_path, granted_by, granted_at) "
                 "VALUES (?, ?, ?, ?, ?)", (user.id, level, area_path, by_user, ts(now)))
-            await _log(conn, user.id, "grant", level, area_path, by_user, by_label, now)
+            await log_change(conn, user.id, "grant", level, area_path, by_user, by_label, now)
             await conn.execute(
                 "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,))
 
@@ -204,8 +204,9 @@ async def _areas(conn: aiosqlite.Connection, where: str,
         return [CadreArea._from_row(r) for r in await cur.fetchall()]
 
 
-async def _log(conn: aiosqlite.Connection, user_id: int, action: str, level: str,
-               area_path: str, by_user: int | None, by_label: str, now: datetime) -> None:
+async def log_change(conn: aiosqlite.Connection, user_id: int, action: str, level: str,
+                     area_path: str, by_user: int | None, by_label: str, now: datetime) -> None:
+    """Record a grant or revoke in role_changes, inside the caller's transaction."""
     await conn.execute(
         "INSERT INTO role_changes (user_id, action, level, area_path, by_user, by_label, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
