@@ -80,8 +80,11 @@ def team_chooser(assistant: Assistant, teams: list[Team], page: int, intro: str)
 
 
 def ask_name(team: Team) -> Reply:
-    return Reply(_("You are joining {team}.\nStep 1 of 4: what is your name? (Send /cancel to "
-                   "stop at any time.)").format(team=team.name(i18n.current())))
+    lang = i18n.current()
+    text = _("You are joining {team}.\nStep 1 of 4: what is your name? (Send /cancel to "
+             "stop at any time.)").format(team=team.name(lang))
+    about = team.description(lang)
+    return Reply(f"{about}\n\n{text}" if about else text)
 
 
 def ask_phone() -> Reply:

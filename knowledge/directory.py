@@ -135,11 +135,9 @@ class Directory:
         self._lon = [math.radians(p.lon) for p in located]  # type: ignore[arg-type]
 
     @classmethod
-    def load(cls, folder: Path, gazetteer: Gazetteer,
-             read: object = None) -> Directory:
-        from knowledge.base import read_yaml
+    def load(cls, folder: Path, gazetteer: Gazetteer) -> Directory:
+        from knowledge.base import read_yaml as reader
 
-        reader = read or read_yaml
         types_data = reader(folder / "types.yaml") if (folder / "types.yaml").exists() else {}
         types = [ServiceType(str(t["id"]), str(t["name_zh"]), str(t["name_en"]),
                              tuple(str(k) for k in t.get("keywords") or ()))

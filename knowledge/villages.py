@@ -14,7 +14,6 @@ from pathlib import Path
 
 from knowledge.places import Place
 
-PERIODS = ("month", "quarter")
 _KEY = re.compile(r"^(\d{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))$")
 
 

@@ -64,11 +64,3 @@ class InviteRepo:
             await conn.execute(
                 "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,))
         return Invite(row["code"], row["level"], row["area_path"], row["expires_at"])
-
-    async def open_invites(self, now: datetime) -> list[Invite]:
-        async with self._db.read() as conn, conn.execute(
-            "SELECT code, level, area_path, expires_at FROM invites WHERE used_by IS NULL "
-            "AND used_at IS NULL AND expires_at > ? ORDER BY expires_at", (ts(now),)
-        ) as cur:
-            return [Invite(*r) for r in await cur.fetchall()]
-

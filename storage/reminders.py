@@ -121,11 +121,6 @@ class ReminderRepo:
                 f"UPDATE reminder_rules SET {', '.join(sets)} WHERE id = ?", (*args, rule_id))
             return cur.rowcount == 1
 
-    async def kinds_present(self) -> set[str]:
-        async with self._db.read() as conn, conn.execute(
-            "SELECT DISTINCT kind FROM reminder_rules") as cur:
-            return {r[0] for r in await cur.fetchall()}
-
     # --- state and runs -------------------------------------------------------------------
     async def state(self, key: str) -> str | None:
         async with self._db.read() as conn, conn.execute(
