@@ -1,7 +1,8 @@
 """The command line besides running the bot: ask, kb, users, directory, volunteers, reminders.
 
 bot.py parses the arguments with `parser()` here and calls the command; each command opens what
-it needs through bot.open_assistant (the one place objects are wired together).
+it needs through app.open_assistant (the one place objects are wired together), and does its
+work with the same services the chat uses.
 """
 from __future__ import annotations
 
@@ -10,15 +11,25 @@ import json
 import sys
 from pathlib import Path
 
+from app import open_assistant
 from core import i18n
+from core.areas import AreaPath
 from core.settings import Settings
+from handlers.faq import decide, render
 from knowledge.base import KnowledgeBase
+from knowledge.check import check
+from knowledge.importer import CsvImportError, format_report, import_csv
+from knowledge.villages_import import import_villages
+from schedules.rules import RuleError
+from services import exports
+from services import reminders as rem
+from services.roles import (RoleError, find_target, grant, invite, level_for_depth, parse_area,
+                            revoke, set_area)
+from services.visibility import teams_in
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     """One answer per question; with --json one object per line. Needs no database."""
-    from handlers.faq import decide, render
-
     kb = KnowledgeBase.load(settings.bot_knowledge_dir)
     questions = sys.stdin if args.question == "-" else [args.question]
     for raw in questions:
@@ -43,8 +54,6 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
-    from knowledge.check import check
-
     errors, warnings = check(settings.bot_knowledge_dir)
     for w in warnings:
         print(f"warning: {w}")
@@ -55,10 +64,6 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.admin import RoleError, find_target, grant, parse_area, parse_level, revoke
-
-    from bot import open_assistant
-
     async with open_assistant(settings) as a:
         now = a.clock.now()
         if args.users_cmd == "list":
@@ -69,22 +74,19 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         if args.users_cmd == "invite":
             try:
-                level = parse_level(args.level)
-                area = parse_area(a.kb.gazetteer, level, args.area)
+                code = await invite(a.invites, a.kb.gazetteer, args.level, args.area, now,
+                                    by=None)
             except RoleError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            invite = await a.invites.create(level, area, now, by="cli")
-            print(f"{invite.code}\t{level}\t{area}\tvalid until {invite.expires_at}; "
-                  f"the cadre sends /cadre {invite.code}")
+            print(f"{code.code}\t{code.level}\t{code.area_path}\tvalid until "
+                  f"{code.expires_at}; the cadre sends /cadre {code.code}")
             return 0
         try:
             target = await find_target(a.users, args.user, "telegram")
             if args.users_cmd == "setarea":
-                level = parse_level(args.level)
-                area = parse_area(a.kb.gazetteer, level, args.area)
-                await a.users.replace_areas(target, level, area, now, by_user=None,
-                                            by_label="cli")
+                _level, area = await set_area(a.users, a.kb.gazetteer, target, args.level,
+                                              args.area, now, by=None)
                 print(f"{args.user} is now a cadre of {area}")
                 return 0
             if args.users_cmd == "promote":
@@ -102,8 +104,6 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_directory(settings: Settings, args: argparse.Namespace) -> int:
     """Load an operator's CSV into knowledge/directory/<kind>_imported.yaml, with a report."""
-    from knowledge.importer import CsvImportError, format_report, import_csv
-
     try:
         report = import_csv(Path(args.file), settings.bot_knowledge_dir, args.kind)
     except (CsvImportError, OSError) as exc:
@@ -115,9 +115,6 @@ def cmd_directory(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_disclosure(settings: Settings, args: argparse.Namespace) -> int:
     """Load an operator's list of villages into knowledge/disclosure/villages_imported.yaml."""
-    from knowledge.importer import CsvImportError, format_report
-    from knowledge.villages_import import import_villages
-
     try:
         report = import_villages(Path(args.file), settings.bot_knowledge_dir)
     except (CsvImportError, OSError) as exc:
@@ -129,12 +126,6 @@ def cmd_disclosure(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> int:
     """Export the sign-ups of an area (or `all`) as CSV or XLSX."""
-    from handlers import exports
-    from handlers.admin import RoleError, parse_area
-    from handlers.areas import covers
-
-    from bot import open_assistant
-
     async with open_assistant(settings) as a:
         directory = a.kb.directory
         if args.area.strip().lower() in ("all", "*"):
@@ -143,14 +134,13 @@ async def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> int:
             parts = [p for p in args.area.replace("／", "/").split("/") if p.strip()]
             if parts and parts[0].strip() == a.kb.gazetteer.city.name_zh:
                 parts = parts[1:]
-            level = ("city", "district", "township", "village")[min(len(parts), 3)]
+            below_city = "/".join(parts)
             try:
-                area = parse_area(a.kb.gazetteer, level, "/".join(parts))
+                area = parse_area(a.kb.gazetteer, level_for_depth(below_city), below_city)
             except RoleError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            team_ids = {t.id for t in directory.teams.values()
-                        if covers(level, area, directory.team_area(t))}
+            team_ids = teams_in(directory, AreaPath.parse(area))
         signups = await a.volunteers.of_teams(team_ids)
         with i18n.use(args.lang):
             content = exports.build(args.format, directory, signups, settings.tz)
@@ -161,19 +151,15 @@ async def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_reminders(settings: Settings, args: argparse.Namespace) -> int:
     """Reminder rules from the command line (the same functions as the chat commands)."""
-    from bot import open_assistant
-    from handlers import reminders as rem
-    from schedules.rules import RuleError
-
     async with open_assistant(settings) as a:
         service, gaz = a.reminders, a.kb.gazetteer
         await service.start()
         try:
             if args.rem_cmd == "list":
-                for rule in await service.repo.rules():
+                for rule in await rem.rules(service):
                     print("\n".join(await rem.rule_lines(service, rule)))
             elif args.rem_cmd == "show":
-                rule = await service.repo.rule(args.id)
+                rule = await rem.rule(service, args.id)
                 if rule is None:
                     print(f"error: no rule #{args.id}", file=sys.stderr)
                     return 2

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import open_assistant  # noqa: E402
+from app import open_assistant  # noqa: E402
 from channels.telegram import TelegramChannel, build_application  # noqa: E402
 from core.clock import FixedClock  # noqa: E402
 from core.settings import Settings  # noqa: E402

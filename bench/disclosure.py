@@ -29,7 +29,9 @@ from knowledge.places import Place  # noqa: E402
 from knowledge.villages import DisclosureBook, Village  # noqa: E402
 from schedules import charts  # noqa: E402
 from schedules.disclosure import DisclosureWatch, monthly_counts, statuses  # noqa: E402
+from schedules.kinds import Plan  # noqa: E402
 from schedules.rules import Instant  # noqa: E402
+from storage.reminder_types import DisclosureCheck, Rule, RuleKind  # noqa: E402
 from storage.db import open_database  # noqa: E402
 from storage.disclosures import DisclosureRepo  # noqa: E402
 from storage.users import UserRepo  # noqa: E402
@@ -94,7 +96,7 @@ async def main() -> None:
         runs = []
         for _ in range(3):
             t0 = time.perf_counter()
-            owed = await watch.owed(_rule(), inst, NOW, NOW, False)
+            owed = await watch.owed(_rule(), inst, Plan(NOW, NOW, False))
             runs.append(time.perf_counter() - t0)
         records = await repo.current()
         today = NOW.astimezone(tz).date()
@@ -126,10 +128,9 @@ async def main() -> None:
           f"{statistics.median(warm) * 1000:.0f} ms; PNG {len(png) // 1024} KB")
 
 
-def _rule():  # type: ignore[no-untyped-def]
-    from schedules.rules import Rule
-
-    return Rule(0, "disclosure", "bench", ("village",), (), {"escalate_days": 7})
+def _rule() -> Rule:
+    return Rule(0, RuleKind.DISCLOSURE, "bench", ("village",), (),
+                DisclosureCheck(escalate_days=7))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from telegram import Update  # noqa: E402
 from telegram.ext import ContextTypes, MessageHandler, filters  # noqa: E402
 
-from bot import open_assistant  # noqa: E402
+from app import open_assistant  # noqa: E402
 from channels.telegram import TelegramChannel, build_application  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from tests.fake_bot_api import FakeBotAPI  # noqa: E402

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from core.messages import Contact, Incoming, Reply, User
-from handlers.core import Assistant
+from handlers.assistant import Assistant
 
 CHANNEL = "console"
 _LOC = re.compile(r"^loc\s+(-?\d+(?:\.\d+)?)[\s,]+(-?\d+(?:\.\d+)?)$", re.IGNORECASE)
@@ -66,10 +66,13 @@ class ConsoleNotifier:
         print(text, file=self._out, flush=True)
 
 
-async def run_console(assistant: Assistant, *, stdin: TextIO = sys.stdin,
-                      stdout: TextIO = sys.stdout, user_id: str = "local",
-                      language_code: str | None = None) -> None:
-    """Read lines until EOF (works interactively and with piped input, one message a line)."""
+async def run_console_chat(assistant: Assistant, *, stdin: TextIO | None = None,
+                           stdout: TextIO | None = None, user_id: str = "local",
+                           language_code: str | None = None) -> None:
+    """Read lines until EOF (works interactively and with piped input, one message a line).
+    Standard input and output are looked up when called, not when this module is imported."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
     user = User(CHANNEL, user_id, language_code, "console")
     interactive = stdin.isatty()
     payloads: list[str] = []

@@ -15,13 +15,15 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Callb
 from core import i18n
 from core.i18n import _
 from core.messages import Contact, DeliveryError, Incoming, Reply, User
+from channels.pacing import Pacer
 from core.settings import Settings
-from handlers.core import Assistant
+from handlers.assistant import Assistant
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
 CHANNEL = "telegram"
-SEND_ATTEMPTS = 4
+SEND_ATTEMPTS = 4  # timeouts and network errors; flood waits (429) are the rate limiter's
+FLOOD_RETRIES = 3  # AIORateLimiter waits retry_after and tries again this many times
 PUBLIC_COMMANDS = ("start", "help", "menu", "volunteer", "my", "lang", "cancel", "forget",
                    "whoami")
 
@@ -43,7 +45,7 @@ def build_application(settings: Settings, *, poll_timeout: float = 10.0) -> Appl
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
         .rate_limiter(AIORateLimiter(overall_max_rate=rate, group_max_rate=min(rate, 20),
-                                     max_retries=3))
+                                     max_retries=FLOOD_RETRIES))
         .defaults(Defaults(tzinfo=settings.tz))
         .concurrent_updates(settings.telegram_concurrency)
         .get_updates_read_timeout(poll_timeout + 5)
@@ -125,6 +127,7 @@ class TelegramChannel:
         self.assistant = assistant
         self.settings = settings
         self.app = app
+        self.pacer = Pacer(settings.telegram_max_rate)  # for the messages the bot starts
         app.add_handler(CallbackQueryHandler(self.on_callback))
         app.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, self.on_message))
         app.add_error_handler(self.on_error)
@@ -153,7 +156,9 @@ class TelegramChannel:
 
     async def notify(self, external_id: str, replies: list[Reply]) -> None:
         """Notifier: a message the bot starts itself, to a user's private chat. Raises
-        DeliveryError when Telegram refused it (blocked: 403) or kept failing."""
+        DeliveryError when Telegram refused it (blocked: 403) or kept failing. Paced under
+        Telegram's limits: a broadcast to every cadre must not draw 429s."""
+        await self.pacer.wait(external_id)
         for reply in replies:
             await self._send_one(int(external_id), reply)
 
@@ -189,9 +194,10 @@ class TelegramChannel:
             await self._retry(lambda part=part, markup=markup: bot.send_message(
                 chat_id, part, reply_markup=markup))
 
-    async def _retry(self, call) -> None:  # type: ignore[no-untyped-def]
-        """Retry timeouts, 5xx and flood waits (after Telegram's retry_after) with backoff;
-        a blocked chat (403) or giving up raises DeliveryError."""
+    async def _retry(self, call: Callable[[], Awaitable[object]]) -> None:
+        """Retry timeouts and network errors (5xx) with backoff. Flood waits are retried by
+        the rate limiter (AIORateLimiter, after Telegram's retry_after); one that is still
+        refused after its retries, a blocked chat (403) or giving up raises DeliveryError."""
         delay = 0.5
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
@@ -201,16 +207,14 @@ class TelegramChannel:
                 log.warning("chat blocked the bot or is gone: %s", exc.message)
                 raise DeliveryError(exc.message, blocked=True) from exc
             except RetryAfter as exc:
-                wait = exc.retry_after
-                seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
-                await asyncio.sleep(seconds)
+                log.warning("still rate limited after %d retries: %s", FLOOD_RETRIES, exc)
+                raise DeliveryError(str(exc)) from exc
             except (TimedOut, NetworkError) as exc:
                 if attempt == SEND_ATTEMPTS:
                     log.error("giving up sending after %d attempts: %s", attempt, exc)
                     raise DeliveryError(str(exc)) from exc
                 await asyncio.sleep(delay)
                 delay *= 2
-        raise DeliveryError("still rate limited after retries")
 
     async def set_commands(self) -> None:
         """Register the command list in both languages (Chinese also as the default)."""

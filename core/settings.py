@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.hours import parse_quiet
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -95,8 +97,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         parsed = {k: _parse(k, v) for k, v in values.items()}
         settings = Settings(**parsed)  # type: ignore[arg-type]
         settings.tz  # noqa: B018 - validate the zone now, not at first use
-        from schedules.rules import parse_quiet
-
         parse_quiet(settings.reminder_quiet_hours)
     except ZoneInfoNotFoundError as exc:
         raise SettingsError(f"unknown time zone: {values.get('bot_timezone')}") from exc

@@ -1,4 +1,4 @@
-"""The assistant itself, channel-agnostic: `Assistant.handle(Incoming) -> list[Reply]`."""
-from handlers.core import Assistant
+"""The assistant itself, channel-agnostic: `Assistant.handle(Incoming) -> list[Reply]`.
 
-__all__ = ["Assistant"]
+Import `handlers.assistant.Assistant`; this package file stays empty so that importing one
+feature module does not import them all."""

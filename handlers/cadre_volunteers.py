@@ -3,40 +3,43 @@ Every action re-checks the role and area on the server; button data carries no a
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from core import i18n
 from core.i18n import _
 from core.messages import Button, Document, Reply
-from handlers import exports
-from handlers.areas import visible_team_ids
-
-if TYPE_CHECKING:
-    from handlers.core import Assistant, Context
-    from storage.volunteers import Signup
+from core.callbacks import CallbackData
+from handlers.context import App, Context, stale_button
+from handlers.router import Feature, on_button
+from services import exports
+from services.visibility import visible_team_ids
+from storage.volunteers import Signup
 
 WEEKS = 4
 
 
-async def _visible(assistant: Assistant, ctx: Context) -> tuple[bool, list[Signup]]:
+class Export(CallbackData, prefix="ve"):
+    format: str  # a key of services.exports.FORMATS
+
+
+async def _visible(app: App, ctx: Context) -> tuple[bool, list[Signup]]:
     """(allowed, sign-ups the user may see)."""
     if ctx.user.role not in ("cadre", "admin"):
         return False, []
-    team_ids = await visible_team_ids(assistant.users, assistant.kb.directory, ctx.user)
-    return True, await assistant.volunteers.of_teams(team_ids)
+    team_ids = await visible_team_ids(app.users, app.kb.directory, ctx.user)
+    return True, await app.volunteers.of_teams(team_ids)
 
 
 def _refuse() -> list[Reply]:
     return [Reply(_("Only cadres can see volunteer sign-ups, and only for their own area."))]
 
 
-async def on_volunteers(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_volunteers(app: App, ctx: Context) -> list[Reply]:
     """/volunteers: sign-ups per team in the cadre's area, this week and the weeks before."""
-    allowed, signups = await _visible(assistant, ctx)
+    allowed, signups = await _visible(app, ctx)
     if not allowed:
         return _refuse()
-    tz = assistant.settings.tz
-    now = assistant.clock.now().astimezone(tz)
+    tz = app.settings.tz
+    now = app.clock.now().astimezone(tz)
     weeks = []
     for i in range(WEEKS):
         year, week, _d = (now - timedelta(weeks=i)).isocalendar()
@@ -50,33 +53,35 @@ async def on_volunteers(assistant: Assistant, ctx: Context) -> list[Reply]:
         lines.append(_("Per team, total and the last {n} weeks ({weeks}):").format(
             n=WEEKS, weeks=", ".join(w.split("-")[1] for w in weeks)))
     for team_id, by_week in sorted(counts.items()):
-        team = assistant.kb.directory.teams.get(team_id)
+        team = app.kb.directory.teams.get(team_id)
         title = team.name(lang) if team else team_id
         recent = " / ".join(str(by_week.get(w, 0)) for w in weeks)
         lines.append(f"• {title}: {sum(by_week.values())} ({recent})")
-    buttons = ((Button(_("Export CSV"), "ve:csv"), Button(_("Export Excel"), "ve:xlsx")),)
+    buttons = ((Button(_("Export CSV"), Export("csv").pack()),
+                Button(_("Export Excel"), Export("xlsx").pack())),)
     return [Reply("\n".join(lines), buttons=buttons if signups else ())]
 
 
-async def on_export_button(assistant: Assistant, ctx: Context) -> list[Reply]:
-    """`ve:csv|xlsx`: the file of the sign-ups this user may see, checked again now."""
-    from handlers.core import stale_button
-
-    fmt = (ctx.msg.payload or "").partition(":")[2]
+async def on_export_button(app: App, ctx: Context, data: Export) -> list[Reply]:
+    """The file (CSV or XLSX) of the sign-ups this user may see, checked again now."""
+    fmt = data.format
     if fmt not in exports.FORMATS:
-        return await stale_button(assistant, ctx)
-    allowed, signups = await _visible(assistant, ctx)
+        return await stale_button(app, ctx)
+    allowed, signups = await _visible(app, ctx)
     if not allowed:
         return _refuse()
     if not signups:
         return [Reply(_("There are no sign-ups in your area to export."))]
-    tz = assistant.settings.tz
-    content = exports.build(fmt, assistant.kb.directory, signups, tz)
-    stamp = assistant.clock.now().astimezone(tz).strftime("%Y%m%d-%H%M")
+    tz = app.settings.tz
+    content = exports.build(fmt, app.kb.directory, signups, tz)
+    stamp = app.clock.now().astimezone(tz).strftime("%Y%m%d-%H%M")
     doc = Document(f"volunteers-{stamp}.{fmt}", content, exports.FORMATS[fmt])
     return [Reply(_("{count} sign-ups. The file holds personal data: keep it safe and delete "
                     "it when done.").format(count=len(signups)), document=doc)]
 
 
-COMMANDS = {"volunteers": on_volunteers}
-BUTTONS = {"ve": on_export_button}
+FEATURE = Feature(
+    "cadre_volunteers",
+    commands={"volunteers": on_volunteers},
+    buttons=(on_button(Export, on_export_button),),
+)

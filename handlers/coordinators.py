@@ -2,34 +2,35 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from core import i18n
 from core.i18n import _
 from core.messages import Reply
-from handlers.areas import covers, team_visible
-from knowledge.directory import Team
-from storage.users import LEVELS, UserRow
-from storage.volunteers import Signup
+from collections.abc import Callable
 
-if TYPE_CHECKING:
-    from handlers.core import Assistant
+from core.areas import LEVELS, AreaPath
+from handlers.context import App
+from knowledge.directory import Team
+from services.visibility import team_visible
+from storage.users import UserRow
+from storage.volunteers import Signup, slot_names
 
 log = logging.getLogger(__name__)
 
 
-async def recipients(assistant: Assistant, team: Team) -> list[UserRow]:
+async def recipients(app: App, team: Team) -> list[UserRow]:
     """The team's coordinator if they are a cadre of its area (or an administrator); else the
     most local cadres whose area covers the team; else the administrators."""
-    users = assistant.users
+    users = app.users
     if team.coordinator:
         channel, _sep, ext = team.coordinator.rpartition(":")
         user = await users.get(channel or "telegram", ext)
         if user is not None and (user.role == "admin" or team_visible(
-                assistant.kb.directory, await users.areas_of(user.id), team)):
+                app.kb.directory, await users.areas_of(user.id), team)):
             return [user]
-    area = assistant.kb.directory.team_area(team)
-    covering = [a for a in await users.list_cadres() if covers(a.level, a.area_path, area)]
+    area = app.kb.directory.team_area(team)
+    covering = [a for a in await users.list_cadres()
+                if AreaPath.parse(a.area_path).covers(area)]
     if covering:
         deepest = max(LEVELS.index(a.level) for a in covering)
         out: list[UserRow] = []
@@ -42,16 +43,14 @@ async def recipients(assistant: Assistant, team: Team) -> list[UserRow]:
     return await users.admins()
 
 
-async def _send(assistant: Assistant, user: UserRow, build) -> None:  # type: ignore[no-untyped-def]
+async def _send(app: App, user: UserRow, build: Callable[[], list[Reply]]) -> None:
     with i18n.use(user.language or i18n.language_from_code(user.language_code)):
         replies = build()
-    await assistant.outbox.send(user.channel, user.external_id, replies)
+    await app.outbox.send(user.channel, user.external_id, replies)
 
 
-async def tell_new_signup(assistant: Assistant, team: Team, signup: Signup) -> None:
+async def tell_new_signup(app: App, team: Team, signup: Signup) -> None:
     """A message per new sign-up, with what the volunteer agreed the coordinator may see."""
-    from handlers.volunteer_steps import slot_names
-
     def build() -> list[Reply]:
         names = slot_names()
         return [Reply(_("New volunteer for {team} ({ref}): {name}, mobile {phone}, available: "
@@ -62,15 +61,15 @@ async def tell_new_signup(assistant: Assistant, team: Team, signup: Signup) -> N
                             when=i18n.pick("、", ", ").join(
                                 names[s] for s in signup.availability)))]
 
-    targets = await recipients(assistant, team)
+    targets = await recipients(app, team)
     if not targets:
         log.warning("sign-up %s for team %s: no coordinator, cadre or administrator to tell",
                     signup.ref, team.id)
     for user in targets:
-        await _send(assistant, user, build)
+        await _send(app, user, build)
 
 
-async def tell_withdrawal(assistant: Assistant, team: Team, signup: Signup) -> None:
+async def tell_withdrawal(app: App, team: Team, signup: Signup) -> None:
     """The volunteer left the team: their data is gone, the coordinator should know."""
 
     def build() -> list[Reply]:
@@ -78,5 +77,5 @@ async def tell_withdrawal(assistant: Assistant, team: Team, signup: Signup) -> N
                         "were deleted.").format(ref=signup.ref, name=signup.name,
                                                 team=team.name(i18n.current())))]
 
-    for user in await recipients(assistant, team):
-        await _send(assistant, user, build)
+    for user in await recipients(app, team):
+        await _send(app, user, build)

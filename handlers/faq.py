@@ -1,22 +1,41 @@
 """Free-text questions answered from the knowledge base: answer, ask back, or decline."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TypedDict, cast
 
 from core import i18n
+from core.callbacks import CallbackData
 from core.i18n import _
 from core.messages import Button, Reply
+from handlers import services
+from handlers.context import App, Context, back_to_menu, main_menu, stale_button
+from handlers.router import Feature, on_button
 from knowledge.base import Decision, Entry, KnowledgeBase
 from knowledge.places import Place, PlaceMatch
-from handlers import services
 from knowledge.text import has_content
-
-if TYPE_CHECKING:
-    from handlers.core import Assistant, Context
 
 PLACE_FLOW = "place"
 LABEL_CHARS = 28
 MAX_QUESTION_CHARS = 1000  # longer texts are not questions; ranking them helps nobody
+
+
+class EntryButton(CallbackData, prefix="e"):
+    """A knowledge-base entry (menu item, clarification, related question)."""
+
+    entry: str
+
+
+class PlaceButton(CallbackData, prefix="p"):
+    """The district chosen for a place-dependent entry."""
+
+    entry: str
+    place: str
+
+
+class PlaceQuestion(TypedDict):
+    """Dialog data while the bot waits for a district ("which district or county?")."""
+
+    entry: str
 
 
 def entry_label(kb: KnowledgeBase, entry: Entry) -> str:
@@ -62,18 +81,18 @@ def entry_text(kb: KnowledgeBase, entry: Entry, place: PlaceMatch | None) -> str
 
 def district_buttons(kb: KnowledgeBase, entry: Entry) -> tuple[tuple[Button, ...], ...]:
     lang = i18n.current()
-    buttons = [Button(p.name(lang), f"p:{entry.id}:{p.id}") for p in kb.gazetteer.districts()]
+    buttons = [Button(p.name(lang), PlaceButton(entry.id, p.id).pack())
+               for p in kb.gazetteer.districts()]
     return tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
 
 
 def related_buttons(kb: KnowledgeBase, entry: Entry) -> tuple[tuple[Button, ...], ...]:
-    rows = tuple((Button(entry_label(kb, kb.entries[sid]), f"e:{sid}"),)
+    rows = tuple((Button(entry_label(kb, kb.entries[sid]), EntryButton(sid).pack()),)
                  for sid in entry.see_also[:3] if sid in kb.entries)
-    return rows + ((Button(_("Back to menu"), "menu:"),),)
+    return rows + ((back_to_menu(),),)
 
 
 def fallback_reply(kb: KnowledgeBase) -> Reply:
-    from handlers.start import main_menu
 
     return Reply(_("Sorry, I can't answer that one. I can help with marriage and divorce "
                    "registration, village-affairs disclosure, community services and "
@@ -91,7 +110,8 @@ def render(kb: KnowledgeBase, decision: Decision) -> list[Reply]:
     if decision.kind == "out_of_scope":
         return [Reply(entry_text(kb, entry, None))]
     if decision.kind == "clarify":
-        rows = tuple((Button(entry_label(kb, e), f"e:{e.id}"),) for e, _s in decision.candidates)
+        rows = tuple((Button(entry_label(kb, e), EntryButton(e.id).pack()),)
+                     for e, _s in decision.candidates)
         return [Reply(_("Which of these do you mean?"), buttons=rows)]
     if decision.kind == "need_place":
         return [Reply(_("Which district or county? Choose below or type its name."),
@@ -107,84 +127,83 @@ def decide(kb: KnowledgeBase, text: str, lang: str | None = None) -> Decision:
     return kb.decide(text, lang)
 
 
-async def on_text(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_text(app: App, ctx: Context) -> list[Reply]:
     """A free-text question."""
     text = ctx.msg.text or ""
     if len(text) > MAX_QUESTION_CHARS:
         return [Reply(_("That message is too long for me. Please ask one question in a "
                         "sentence or two."))]
-    decision = decide(assistant.kb, text, ctx.lang)
-    nearby = services.wants_nearby(assistant, decision, text)
-    if nearby is not False:
-        return await services.start_nearby(assistant, ctx, nearby)  # type: ignore[arg-type]
-    listed = services.directory_answer(assistant, decision, text)
+    decision = decide(app.kb, text, ctx.lang)
+    nearby, stype = services.wants_nearby(app, decision, text)
+    if nearby:
+        return await services.start_nearby(app, ctx, stype)
+    listed = services.directory_answer(app, decision, text)
     if listed is not None:
         return listed
     entry = decision.entry
-    if decision.kind == "answer" and entry is not None and entry.flow in assistant.flow_starters:
-        starter, with_answer = assistant.flow_starters[entry.flow]
-        first = [Reply(entry_text(assistant.kb, entry, None))] if with_answer else []
-        return first + await starter(assistant, ctx)
+    if decision.kind == "answer" and entry is not None and entry.flow in app.flows:
+        start = app.flows[entry.flow]
+        first = [Reply(entry_text(app.kb, entry, None))] if start.show_answer else []
+        return first + await start.handler(app, ctx)
     if decision.kind == "need_place" and decision.entry is not None:
-        await assistant.dialogs.set(ctx.user.id, PLACE_FLOW, "ask_place",
-                                    {"entry": decision.entry.id}, assistant.clock.now())
-    return render(assistant.kb, decision)
+        await app.dialogs.set(ctx.user.id, PLACE_FLOW, "ask_place",
+                              PlaceQuestion(entry=decision.entry.id), app.clock.now())
+    return render(app.kb, decision)
 
 
-async def on_place_reply(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_place_reply(app: App, ctx: Context) -> list[Reply]:
     """The user was asked which district: a typed place answers it, anything else is new."""
-    await assistant.dialogs.clear(ctx.user.id)
-    entry = assistant.kb.entries.get(str(ctx.dialog.data.get("entry"))) if ctx.dialog else None
-    places = tuple(assistant.kb.gazetteer.find(ctx.msg.text or ""))
-    place = assistant.kb.place_for(entry, places) if entry else None
+    await app.dialogs.clear(ctx.user.id)
+    data = cast(PlaceQuestion, ctx.dialog.data) if ctx.dialog else None
+    entry = app.kb.entries.get(str(data.get("entry"))) if data else None
+    places = tuple(app.kb.gazetteer.find(ctx.msg.text or ""))
+    place = app.kb.place_for(entry, places) if entry else None
     if entry is None or place is None:
-        return await on_text(assistant, ctx)
-    return [Reply(entry_text(assistant.kb, entry, place),
-                  buttons=related_buttons(assistant.kb, entry))]
+        return await on_text(app, ctx)
+    return [Reply(entry_text(app.kb, entry, place),
+                  buttons=related_buttons(app.kb, entry))]
 
 
-async def on_entry_button(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_entry_button(app: App, ctx: Context, data: EntryButton) -> list[Reply]:
     """A button naming an entry (menu item, clarification, related question)."""
-    from handlers.core import stale_button
-
-    entry = assistant.kb.entries.get((ctx.msg.payload or "").partition(":")[2])
+    entry = app.kb.entries.get(data.entry)
     if entry is None:
-        return await stale_button(assistant, ctx)
+        return await stale_button(app, ctx)
     decision = Decision("need_place" if entry.needs_place else "answer", ctx.lang, entry, 1.0)
     if entry.needs_place:
-        await assistant.dialogs.set(ctx.user.id, PLACE_FLOW, "ask_place", {"entry": entry.id},
-                                    assistant.clock.now())
-    return render(assistant.kb, decision)
+        await app.dialogs.set(ctx.user.id, PLACE_FLOW, "ask_place",
+                              PlaceQuestion(entry=entry.id), app.clock.now())
+    return render(app.kb, decision)
 
 
-async def on_place_button(assistant: Assistant, ctx: Context) -> list[Reply]:
-    """`p:<entry>:<place>`: the district chosen for a place-dependent entry."""
-    from handlers.core import stale_button
-
-    _prefix, entry_id, place_id = ((ctx.msg.payload or "").split(":") + ["", ""])[:3]
-    entry = assistant.kb.entries.get(entry_id)
-    place = assistant.kb.gazetteer.places.get(place_id)
+async def on_place_button(app: App, ctx: Context, data: PlaceButton) -> list[Reply]:
+    """The district chosen for a place-dependent entry."""
+    entry = app.kb.entries.get(data.entry)
+    place = app.kb.gazetteer.places.get(data.place)
     if entry is None or place is None or not entry.needs_place:
-        return await stale_button(assistant, ctx)
-    await assistant.dialogs.clear(ctx.user.id)
+        return await stale_button(app, ctx)
+    await app.dialogs.clear(ctx.user.id)
     match = PlaceMatch(place, place.name_zh, False)
-    return [Reply(entry_text(assistant.kb, entry, match),
-                  buttons=related_buttons(assistant.kb, entry))]
+    return [Reply(entry_text(app.kb, entry, match),
+                  buttons=related_buttons(app.kb, entry))]
 
 
-async def on_cancel(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_cancel(app: App, ctx: Context) -> list[Reply]:
     """Leave whatever flow the user is in."""
-    from handlers.start import main_menu
 
     had = ctx.dialog is not None
-    await assistant.dialogs.clear(ctx.user.id)
+    await app.dialogs.clear(ctx.user.id)
     if not had:
-        return [Reply(_("There is nothing to cancel."), buttons=main_menu(assistant.kb))]
+        return [Reply(_("There is nothing to cancel."), buttons=main_menu(app.kb))]
     # The flow may have shown a share-number/location keyboard: take it away, then the menu.
     return [Reply(_("Cancelled. Nothing from that step was stored."), clear_keyboard=True),
-            Reply(_("Choose a topic:"), buttons=main_menu(assistant.kb))]
+            Reply(_("Choose a topic:"), buttons=main_menu(app.kb))]
 
 
-COMMANDS = {"cancel": on_cancel}
-BUTTONS = {"e": on_entry_button, "p": on_place_button}
-DIALOGS = {PLACE_FLOW: on_place_reply}
+FEATURE = Feature(
+    "faq",
+    commands={"cancel": on_cancel},
+    buttons=(on_button(EntryButton, on_entry_button), on_button(PlaceButton, on_place_button)),
+    dialogs={PLACE_FLOW: on_place_reply},
+    on_text=on_text,
+)

@@ -3,17 +3,18 @@ location for the nearest service points that have coordinates."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TypedDict, cast
 
 from core import i18n
+from core.callbacks import CallbackData
 from core.i18n import _
 from core.messages import Button, Reply
+from handlers.context import App, Context, back_to_menu, stale_button
+from handlers.router import Feature, on_button
+from handlers.volunteer_steps import JoinTeam
 from knowledge.base import Decision, KnowledgeBase
 from knowledge.directory import ServicePoint, ServiceType, in_changsha
 from knowledge.places import Place
-
-if TYPE_CHECKING:
-    from handlers.core import Assistant, Context
 
 NEAR_FLOW = "near"
 NEAR_KM = 20.0
@@ -22,6 +23,32 @@ MAX_LISTED = 15
 OTHER = "_"  # communities whose district is not recorded
 _NEAR = re.compile(r"附近|周边|周围|旁边|离我|我这边|最近的|近一点|nearby|near me|closest|nearest|"
                    r"around me|close to me", re.IGNORECASE)
+
+
+class Browse(CallbackData, prefix="sv"):
+    """The directory's start: districts, and the nearest-to-me option."""
+
+
+class District(CallbackData, prefix="sd"):
+    district: str  # a district's id, or OTHER
+
+
+class CommunityListing(CallbackData, prefix="sc"):
+    community: str
+
+
+class DistrictListing(CallbackData, prefix="sl"):
+    district: str
+
+
+class Nearest(CallbackData, prefix="sn"):
+    """Ask for the user's location."""
+
+
+class NearQuestion(TypedDict):
+    """Dialog data while the bot waits for a location: the service type wanted ("" = any)."""
+
+    type: str
 
 
 def _rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
@@ -70,12 +97,12 @@ def listing(kb: KnowledgeBase, place: Place, stype: ServiceType | None) -> Reply
     missing = any(not (p.address and p.hours and p.phone) for p in points[:MAX_LISTED])
     if missing or not points:
         text += "\n\n" + confirm_hint()
-    buttons = [Button(_("Join: {team}").format(team=t.name(lang)), f"vj:{t.id}")
+    buttons = [Button(_("Join: {team}").format(team=t.name(lang)), JoinTeam(t.id).pack())
                for t in teams[:6]]
     if teams:
         text += "\n\n" + _("Volunteer teams here: press one to join.")
-    rows = _rows(buttons, 1) + ((Button(_("Browse by district"), "sv:"),
-                                 Button(_("Back to menu"), "menu:")),)
+    rows = _rows(buttons, 1) + ((Button(_("Browse by district"), Browse().pack()),
+                                 back_to_menu()),)
     return Reply(text, buttons=rows)
 
 
@@ -98,16 +125,16 @@ def ask_location(kb: KnowledgeBase, stype: ServiceType | None) -> list[Reply]:
 
 def district_rows(kb: KnowledgeBase) -> tuple[tuple[Button, ...], ...]:
     lang = i18n.current()
-    buttons = [Button(p.name(lang), f"sd:{p.id}") for p in kb.gazetteer.districts()]
+    buttons = [Button(p.name(lang), District(p.id).pack()) for p in kb.gazetteer.districts()]
     if kb.gazetteer.communities(""):
-        buttons.append(Button(_("Other communities"), f"sd:{OTHER}"))
+        buttons.append(Button(_("Other communities"), District(OTHER).pack()))
     return _rows(buttons, 3)
 
 
-def directory_answer(assistant: Assistant, decision: Decision, text: str) -> list[Reply] | None:
+def directory_answer(app: App, decision: Decision, text: str) -> list[Reply] | None:
     """A directory reply when the question is about services in a place or near the user;
     None to let the FAQ answer it."""
-    kb = assistant.kb
+    kb = app.kb
     entries = [e for e in (decision.entry, *(c for c, _s in decision.candidates)) if e]
     if decision.kind == "fallback":
         entries = []  # below the threshold: only a named service type counts
@@ -129,36 +156,37 @@ def directory_answer(assistant: Assistant, decision: Decision, text: str) -> lis
     return None
 
 
-def wants_nearby(assistant: Assistant, decision: Decision, text: str) -> ServiceType | None | bool:
-    """False, or the wanted type (None = any) when the question asks what is near the user."""
+def wants_nearby(app: App, decision: Decision, text: str) -> tuple[bool, ServiceType | None]:
+    """(True, the wanted type or None for any) when the question asks what is near the user."""
     if not _NEAR.search(text) or any(pm.place.kind != "city" for pm in decision.places):
-        return False
+        return False, None
     entries = [e for e in (decision.entry, *(c for c, _s in decision.candidates)) if e]
     if decision.kind == "fallback":
         entries = []
-    stype = assistant.kb.directory.detect_type(text)
+    stype = app.kb.directory.detect_type(text)
     if stype is not None and stype.id == "marriage_registry":
-        return False
+        return False, None
     if (entries and entries[0].directory) or stype is not None:  # the best match decides
-        return stype
-    return False
+        return True, stype
+    return False, None
 
 
-async def start_nearby(assistant: Assistant, ctx: Context,
+async def start_nearby(app: App, ctx: Context,
                        stype: ServiceType | None) -> list[Reply]:
-    await assistant.dialogs.set(ctx.user.id, NEAR_FLOW, "ask_location",
-                                {"type": stype.id if stype else ""}, assistant.clock.now())
-    return ask_location(assistant.kb, stype)
+    await app.dialogs.set(ctx.user.id, NEAR_FLOW, "ask_location",
+                          NearQuestion(type=stype.id if stype else ""), app.clock.now())
+    return ask_location(app.kb, stype)
 
 
-async def on_location(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_location(app: App, ctx: Context) -> list[Reply]:
     """A shared location: the nearest service points that have coordinates, with distance."""
-    kb = assistant.kb
-    lat, lon = ctx.msg.location  # type: ignore[misc]
+    kb = app.kb
+    assert ctx.msg.location is not None
+    lat, lon = ctx.msg.location
     type_id = ""
     if ctx.dialog is not None and ctx.dialog.flow == NEAR_FLOW:
-        type_id = str(ctx.dialog.data.get("type") or "")
-        await assistant.dialogs.clear(ctx.user.id)
+        type_id = str(cast(NearQuestion, ctx.dialog.data).get("type") or "")
+        await app.dialogs.clear(ctx.user.id)
     stype = kb.directory.types.get(type_id)
     lang = i18n.current()
     what = stype.name(lang) if stype else _("community services")
@@ -189,18 +217,16 @@ async def on_location(assistant: Assistant, ctx: Context) -> list[Reply]:
             Reply(_("Browse by district:"), buttons=district_rows(kb))]
 
 
-async def on_browse(assistant: Assistant, ctx: Context) -> list[Reply]:
-    """`sv:` the directory's start: districts, and the nearest-to-me option."""
-    rows = district_rows(assistant.kb) + ((Button(_("Nearest to me"), "sn:"),),)
+async def on_browse(app: App, ctx: Context, data: Browse) -> list[Reply]:
+    """The directory's start: districts, and the nearest-to-me option."""
+    rows = district_rows(app.kb) + ((Button(_("Nearest to me"), Nearest().pack()),),)
     return [Reply(_("Community services: choose your district."), buttons=rows)]
 
 
-async def on_district_button(assistant: Assistant, ctx: Context) -> list[Reply]:
-    """`sd:<district>`: its communities (or, with none recorded, its services)."""
-    from handlers.core import stale_button
-
-    kb = assistant.kb
-    did = (ctx.msg.payload or "").partition(":")[2]
+async def on_district_button(app: App, ctx: Context, data: District) -> list[Reply]:
+    """A district's communities (or, with none recorded, its services)."""
+    kb = app.kb
+    did = data.district
     lang = i18n.current()
     if did == OTHER:
         communities = kb.gazetteer.communities("")
@@ -208,34 +234,44 @@ async def on_district_button(assistant: Assistant, ctx: Context) -> list[Reply]:
     else:
         district = kb.gazetteer.places.get(did)
         if district is None or district.kind != "district":
-            return await stale_button(assistant, ctx)
+            return await stale_button(app, ctx)
         communities = kb.gazetteer.communities(did)
         if not communities:
             return [listing(kb, district, None)]
         title = _("{district}: choose a community, or see the whole district.").format(
             district=district.name(lang))
-    buttons = [Button(c.name(lang), f"sc:{c.id}") for c in communities]
+    buttons = [Button(c.name(lang), CommunityListing(c.id).pack()) for c in communities]
     rows = _rows(buttons, 2)
     if did != OTHER:
-        rows += ((Button(_("Whole district"), f"sl:{did}"),),)
-    return [Reply(title, buttons=rows + ((Button(_("Back"), "sv:"),),))]
+        rows += ((Button(_("Whole district"), DistrictListing(did).pack()),),)
+    return [Reply(title, buttons=rows + ((Button(_("Back"), Browse().pack()),),))]
 
 
-async def on_place_listing(assistant: Assistant, ctx: Context) -> list[Reply]:
-    """`sc:<community>` or `sl:<district>`: what is recorded there."""
-    from handlers.core import stale_button
-
-    prefix, _sep, pid = (ctx.msg.payload or "").partition(":")
-    place = assistant.kb.gazetteer.places.get(pid)
-    want = "community" if prefix == "sc" else "district"
-    if place is None or place.kind != want:
-        return await stale_button(assistant, ctx)
-    return [listing(assistant.kb, place, None)]
+async def _listing_of(app: App, ctx: Context, place_id: str, kind: str) -> list[Reply]:
+    """What is recorded for a community or a whole district."""
+    place = app.kb.gazetteer.places.get(place_id)
+    if place is None or place.kind != kind:
+        return await stale_button(app, ctx)
+    return [listing(app.kb, place, None)]
 
 
-async def on_nearest_button(assistant: Assistant, ctx: Context) -> list[Reply]:
-    return await start_nearby(assistant, ctx, None)
+async def on_community_listing(app: App, ctx: Context, data: CommunityListing) -> list[Reply]:
+    return await _listing_of(app, ctx, data.community, "community")
 
 
-BUTTONS = {"sv": on_browse, "sd": on_district_button, "sc": on_place_listing,
-           "sl": on_place_listing, "sn": on_nearest_button}
+async def on_district_listing(app: App, ctx: Context, data: DistrictListing) -> list[Reply]:
+    return await _listing_of(app, ctx, data.district, "district")
+
+
+async def on_nearest_button(app: App, ctx: Context, data: Nearest) -> list[Reply]:
+    return await start_nearby(app, ctx, None)
+
+
+FEATURE = Feature(
+    "services",
+    buttons=(on_button(Browse, on_browse), on_button(District, on_district_button),
+             on_button(CommunityListing, on_community_listing),
+             on_button(DistrictListing, on_district_listing),
+             on_button(Nearest, on_nearest_button)),
+    on_location=on_location,
+)

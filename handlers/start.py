@@ -1,24 +1,19 @@
 """Greeting, menu, help and language choice."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from core import i18n
+from core.callbacks import CallbackData
 from core.i18n import _
 from core.messages import Button, Reply
-from knowledge.base import KnowledgeBase
+from handlers import volunteers
+from handlers.context import (HELP_TOPIC, App, Context, Menu, Topic, back_to_menu,
+                              command_args, main_menu, stale_button)
+from handlers.faq import EntryButton
+from handlers.router import Feature, on_button
 
-if TYPE_CHECKING:
-    from handlers.core import Assistant, Context
 
-HELP_TOPIC = "help"
-
-
-def main_menu(kb: KnowledgeBase) -> tuple[tuple[Button, ...], ...]:
-    """The topic buttons (two per row) and help."""
-    buttons = [Button(i18n.pick(t.title_zh, t.title_en), f"m:{t.id}") for t in kb.menu]
-    buttons.append(Button(_("Help"), f"m:{HELP_TOPIC}"))
-    return tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+class Language(CallbackData, prefix="l"):
+    lang: str
 
 
 def help_text() -> str:
@@ -36,67 +31,64 @@ def help_text() -> str:
     )
 
 
-async def on_start(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_start(app: App, ctx: Context) -> list[Reply]:
     """Greet in the user's language and show the topic menu; `/start join_<team>` (a poster's
     deep link) goes straight to joining that team."""
-    from handlers import volunteers
-    from handlers.core import command_args
-
     args = command_args(ctx)
     if args and args[0].startswith("join_"):
-        return await volunteers.begin_team(assistant, ctx, args[0][len("join_"):][:64])
-    await assistant.dialogs.clear(ctx.user.id)
+        return await volunteers.begin_team(app, ctx, args[0][len("join_"):][:64])
+    await app.dialogs.clear(ctx.user.id)
     return [Reply(_("Hello! I am the civil affairs assistant for Changsha. What would you "
-                    "like to know?"), buttons=main_menu(assistant.kb))]
+                    "like to know?"), buttons=main_menu(app.kb))]
 
 
-async def on_help(assistant: Assistant, ctx: Context) -> list[Reply]:
-    return [Reply(help_text(), buttons=main_menu(assistant.kb))]
+async def on_help(app: App, ctx: Context) -> list[Reply]:
+    return [Reply(help_text(), buttons=main_menu(app.kb))]
 
 
-async def on_menu(assistant: Assistant, ctx: Context) -> list[Reply]:
-    return [Reply(_("Choose a topic:"), buttons=main_menu(assistant.kb))]
+async def on_menu(app: App, ctx: Context) -> list[Reply]:
+    return [Reply(_("Choose a topic:"), buttons=main_menu(app.kb))]
 
 
-async def on_lang(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_lang(app: App, ctx: Context) -> list[Reply]:
     """Offer the two languages as buttons."""
     return [Reply(_("Choose your language:"),
-                  buttons=((Button("中文", "l:zh"), Button("English", "l:en")),))]
+                  buttons=((Button("中文", Language("zh").pack()),
+                            Button("English", Language("en").pack())),))]
 
 
-async def on_lang_button(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_lang_button(app: App, ctx: Context, data: Language) -> list[Reply]:
     """Remember the chosen language and confirm in it."""
-    from handlers.core import stale_button
-
-    choice = (ctx.msg.payload or "").partition(":")[2]
-    if choice not in i18n.LANGUAGES:
-        return await stale_button(assistant, ctx)
-    await assistant.users.set_language(ctx.user.id, choice)
-    with i18n.use(choice):
-        return [Reply(_("Language set to English."), buttons=main_menu(assistant.kb))]
+    if data.lang not in i18n.LANGUAGES:
+        return await stale_button(app, ctx)
+    await app.users.set_language(ctx.user.id, data.lang)
+    with i18n.use(data.lang):
+        return [Reply(_("Language set to English."), buttons=main_menu(app.kb))]
 
 
-async def on_topic_button(assistant: Assistant, ctx: Context) -> list[Reply]:
+async def on_topic_button(app: App, ctx: Context, data: Topic) -> list[Reply]:
     """A topic from the main menu: its common questions as buttons."""
-    from handlers.core import stale_button
-
-    topic_id = (ctx.msg.payload or "").partition(":")[2]
-    if topic_id == HELP_TOPIC:
-        return await on_help(assistant, ctx)
-    topic = next((t for t in assistant.kb.menu if t.id == topic_id), None)
+    if data.topic == HELP_TOPIC:
+        return await on_help(app, ctx)
+    topic = next((t for t in app.kb.menu if t.id == data.topic), None)
     if topic is None:
-        return await stale_button(assistant, ctx)
+        return await stale_button(app, ctx)
     rows = tuple((Button(i18n.pick(zh, en), payload),) for payload, zh, en in topic.actions)
-    rows += tuple((Button(i18n.pick(zh, en), f"e:{eid}"),) for eid, zh, en in topic.items)
-    rows += ((Button(_("Back to menu"), "menu:"),),)
+    rows += tuple((Button(i18n.pick(zh, en), EntryButton(eid).pack()),)
+                  for eid, zh, en in topic.items)
+    rows += ((back_to_menu(),),)
     text = _("{topic}: choose a question, or type your own.").format(
         topic=i18n.pick(topic.title_zh, topic.title_en))
     return [Reply(text, buttons=rows)]
 
 
-async def on_menu_button(assistant: Assistant, ctx: Context) -> list[Reply]:
-    return await on_menu(assistant, ctx)
+async def on_menu_button(app: App, ctx: Context, data: Menu) -> list[Reply]:
+    return await on_menu(app, ctx)
 
 
-COMMANDS = {"start": on_start, "help": on_help, "menu": on_menu, "lang": on_lang}
-BUTTONS = {"l": on_lang_button, "m": on_topic_button, "menu": on_menu_button}
+FEATURE = Feature(
+    "start",
+    commands={"start": on_start, "help": on_help, "menu": on_menu, "lang": on_lang},
+    buttons=(on_button(Language, on_lang_button), on_button(Topic, on_topic_button),
+             on_button(Menu, on_menu_button)),
+)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TypedDict
 
 from core import i18n
+from core.callbacks import CallbackData
 from core.i18n import _
 from core.messages import Button, Reply
+from handlers.context import App
 from knowledge.directory import Team
-from storage.volunteers import SLOTS
-
-if TYPE_CHECKING:
-    from handlers.core import Assistant
+from storage.volunteers import SLOTS, slot_names
 
 PAGE = 8
 MAX_NAME = 40
@@ -21,9 +20,44 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _NOT_NAME = re.compile(r"[0-9０-９@#/\\<>{}=_*;\"]|https?:|www\.", re.IGNORECASE)
 
 
-def slot_names() -> dict[str, str]:
-    return {"weekday_day": _("Weekday daytime"), "evening": _("Evenings"),
-            "weekend": _("Weekends")}
+class VolunteerDraft(TypedDict, total=False):
+    """The sign-up's dialog data, filled in step by step (kept in the database)."""
+
+    query: str  # step "team": the search typed, kept across pages
+    team: str
+    name: str
+    phone: str
+    when: list[str]  # chosen slots (storage.volunteers.SLOTS)
+    consented_at: str  # ISO time the volunteer agreed
+
+
+# --- the sign-up's buttons --------------------------------------------------------------------
+class StartSignup(CallbackData, prefix="vs"):
+    """The menu's "volunteer" button: list the teams."""
+
+
+class JoinTeam(CallbackData, prefix="vj"):
+    team: str
+
+
+class TeamPage(CallbackData, prefix="vp"):
+    page: int
+
+
+class Availability(CallbackData, prefix="va"):
+    slot: str  # one of SLOTS, or "done"
+
+
+class Consent(CallbackData, prefix="vc"):
+    answer: str  # "yes" | "no"
+
+
+class ConfirmSignup(CallbackData, prefix="vk"):
+    team: str
+
+
+class QuitFlow(CallbackData, prefix="vq"):
+    """Cancel the flow (the summary's Cancel, in the sign-up and the disclosure record)."""
 
 
 def normalise_phone(raw: str) -> str | None:
@@ -37,9 +71,9 @@ def normalise_phone(raw: str) -> str | None:
     return digits if _MOBILE.match(digits) else None
 
 
-def check_name(raw: str) -> tuple[str | None, str]:
+def check_name(raw: str | None) -> tuple[str | None, str]:
     """(name, "") or (None, reason shown to the user)."""
-    name = " ".join(raw.split())
+    name = " ".join((raw or "").split())
     if not name or not any(ch.isalpha() for ch in name):
         return None, _("Please type your name in letters or characters.")
     if len(name) > MAX_NAME:
@@ -51,26 +85,26 @@ def check_name(raw: str) -> tuple[str | None, str]:
 
 
 # --- steps: what the bot asks --------------------------------------------------------------
-def team_label(assistant: Assistant, team: Team) -> str:
+def team_label(app: App, team: Team) -> str:
     lang = i18n.current()
-    community = assistant.kb.gazetteer.places.get(team.community)
+    community = app.kb.gazetteer.places.get(team.community)
     label = team.name(lang)
     if community and community.name_zh not in team.name_zh:
         label += f" · {community.name(lang)}"
     return label if len(label) <= 40 else label[:39] + "…"
 
 
-def team_chooser(assistant: Assistant, teams: list[Team], page: int, intro: str) -> Reply:
+def team_chooser(app: App, teams: list[Team], page: int, intro: str) -> Reply:
     pages = max(1, -(-len(teams) // PAGE))
     page = min(max(page, 0), pages - 1)
     shown = teams[page * PAGE : (page + 1) * PAGE]
-    rows: list[tuple[Button, ...]] = [(Button(team_label(assistant, t), f"vj:{t.id}"),)
+    rows: list[tuple[Button, ...]] = [(Button(team_label(app, t), JoinTeam(t.id).pack()),)
                                       for t in shown]
     nav = []
     if page > 0:
-        nav.append(Button(_("◀ Previous"), f"vp:{page - 1}"))
+        nav.append(Button(_("◀ Previous"), TeamPage(page - 1).pack()))
     if page < pages - 1:
-        nav.append(Button(_("Next ▶"), f"vp:{page + 1}"))
+        nav.append(Button(_("Next ▶"), TeamPage(page + 1).pack()))
     if nav:
         rows.append(tuple(nav))
     text = intro
@@ -95,14 +129,15 @@ def ask_phone() -> Reply:
 
 def ask_when(chosen: list[str]) -> Reply:
     names = slot_names()
-    rows = tuple((Button(("✅ " if s in chosen else "▫️ ") + names[s], f"va:{s}"),) for s in SLOTS)
-    rows += ((Button(_("Done"), "va:done"),),)
+    rows = tuple((Button(("✅ " if s in chosen else "▫️ ") + names[s], Availability(s).pack()),)
+                 for s in SLOTS)
+    rows += ((Button(_("Done"), Availability("done").pack()),),)
     return Reply(_("Step 3 of 4: when can you help? Choose one or more, then press Done."),
                  buttons=rows)
 
 
-def ask_consent(assistant: Assistant, team: Team) -> Reply:
-    days = assistant.settings.volunteer_retention_days
+def ask_consent(app: App, team: Team) -> Reply:
+    days = app.settings.volunteer_retention_days
     text = _(
         "Step 4 of 4: your consent.\n"
         "I will store your name, mobile number, availability and the team you chose, so that "
@@ -111,23 +146,23 @@ def ask_consent(assistant: Assistant, team: Team) -> Reply:
         "affairs bureau can see them; they are not published and not used for anything else. "
         "They are kept while you are in the team, at most {days} days; "
         "you can withdraw any time with /my, or delete everything with /forget.\n"
-        "Do you agree?").format(place=_place_name(assistant, team), days=days)
-    return Reply(text, buttons=((Button(_("I agree"), "vc:yes"),
-                                 Button(_("I do not agree"), "vc:no")),))
+        "Do you agree?").format(place=_place_name(app, team), days=days)
+    return Reply(text, buttons=((Button(_("I agree"), Consent("yes").pack()),
+                                 Button(_("I do not agree"), Consent("no").pack())),))
 
 
-def summary(assistant: Assistant, data: dict) -> Reply:
-    team = assistant.kb.directory.teams[str(data["team"])]
+def summary(app: App, data: VolunteerDraft) -> Reply:
+    team = app.kb.directory.teams[str(data["team"])]
     names = slot_names()
     when = i18n.pick("、", ", ").join(names[s] for s in SLOTS if s in data.get("when", []))
     text = _("Please check:\nTeam: {team}\nName: {name}\nMobile: {phone}\nAvailable: {when}\n"
              "Is this right?").format(team=team.name(i18n.current()), name=data["name"],
                                       phone=data["phone"], when=when)
-    return Reply(text, buttons=((Button(_("Confirm"), f"vk:{team.id}"),),
-                                (Button(_("Start again"), f"vj:{team.id}"),
-                                 Button(_("Cancel"), "vq:")),))
+    return Reply(text, buttons=((Button(_("Confirm"), ConfirmSignup(team.id).pack()),),
+                                (Button(_("Start again"), JoinTeam(team.id).pack()),
+                                 Button(_("Cancel"), QuitFlow().pack())),))
 
 
-def _place_name(assistant: Assistant, team: Team) -> str:
-    place = assistant.kb.gazetteer.places.get(team.community)
+def _place_name(app: App, team: Team) -> str:
+    place = app.kb.gazetteer.places.get(team.community)
     return place.name(i18n.current()) if place else team.name(i18n.current())

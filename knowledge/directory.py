@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.areas import PlaceArea
 from knowledge.places import Gazetteer, Place
 from knowledge.text import normalise
 
@@ -196,13 +197,13 @@ class Directory:
                     out.append(t)
         return sorted(out, key=lambda t: t.name_zh)
 
-    def team_area(self, team: Team) -> tuple[str, str | None, str | None, str | None]:
-        """(city, district, street, community) names for matching cadres' areas; None = unknown."""
+    def team_area(self, team: Team) -> PlaceArea:
+        """Where the team lies, for matching cadres' areas; None where not recorded."""
         community = self.gazetteer.places.get(team.community)
         district = self.district_of(team.community)
-        return (self.gazetteer.city.name_zh, district.name_zh if district else None,
-                (community.street or None) if community else None,
-                community.name_zh if community else None)
+        return PlaceArea(self.gazetteer.city.name_zh, district.name_zh if district else None,
+                         (community.street or None) if community else None,
+                         community.name_zh if community else None)
 
     def sorted_teams(self, teams: list[Team] | None = None) -> list[Team]:
         """Teams in browsing order: by district, community, then name (numbers counted)."""

@@ -12,6 +12,7 @@ from functools import lru_cache
 from datetime import date, timedelta
 from pathlib import Path
 
+from core.areas import PlaceArea
 from knowledge.places import Place
 
 _KEY = re.compile(r"^(\d{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))$")
@@ -142,11 +143,12 @@ class DisclosureBook:
                 out.append(rule)
         return out
 
-    def area(self, village: Village, districts: dict[str, Place], city: str) -> tuple:
-        """(city, district, street, village) names for matching cadres' areas."""
+    def area(self, village: Village, districts: dict[str, Place], city: str) -> PlaceArea:
+        """Where the village lies, for matching cadres' areas."""
         district = districts.get(village.place.district)
         street = village.township or village.place.street or None
-        return (city, district.name_zh if district else None, street, village.place.name_zh)
+        return PlaceArea(city, district.name_zh if district else None, street,
+                         village.place.name_zh)
 
 
 def load(folder: Path, places: dict[str, Place], read) -> tuple[DisclosureBook, list[Place]]:  # type: ignore[no-untyped-def]

@@ -6,14 +6,19 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from handlers.areas import covers as area_covers
+from core.areas import LEVELS, AreaPath, PlaceArea
 from knowledge.base import KnowledgeBase
 from knowledge.villages import (DisclosureBook, DRule, Village, bounds, covers, due_date,
                                 period_of, periods_between, shift)
-from schedules.rules import Instant, Rule
+from schedules.kinds import Plan
+from schedules.rules import Instant
 from storage.disclosures import DisclosureRepo, Record
+from storage.reminder_types import (DeliveryKind, DisclosureCheck, DisclosureDueBody,
+                                    DisclosureOverdueBody, DisclosureSummaryBody, MessageKind,
+                                    Rule, RuleKind)
 from storage.reminders import Delivery, Owed
 from storage.users import CadreArea, UserRepo
 
@@ -67,7 +72,7 @@ def next_due(book: DisclosureBook, village: Village, records: list[Record], toda
              tz: ZoneInfo) -> list[tuple[DRule, PeriodStatus]]:
     """Per rule: overdue periods, then the next period still to disclose."""
     out: list[tuple[DRule, PeriodStatus]] = []
-    by_rule = defaultdict(list)
+    by_rule: dict[str, list[PeriodStatus]] = defaultdict(list)
     for st in statuses(book, village, records, today, tz):
         by_rule[st.rule_id].append(st)
     for rule in book.rules_for(village):
@@ -95,7 +100,10 @@ def monthly_counts(sts: list[PeriodStatus], months: list[str]) -> dict[str, Coun
 
 
 class DisclosureWatch:
-    """Plugged into the reminder service for the `disclosure` rule kind."""
+    """The reminder service's strategy for the `disclosure` rule kind: a daily check of overdue
+    periods (the village's cadres, then the township's list) and a monthly summary."""
+
+    rule_kinds = (RuleKind.DISCLOSURE,)
 
     def __init__(self, kb: KnowledgeBase, repo: DisclosureRepo, users: UserRepo,
                  tz: ZoneInfo) -> None:
@@ -106,14 +114,14 @@ class DisclosureWatch:
         self.tz = tz
         self._districts = {p.id: p for p in kb.gazetteer.districts()}
 
-    def area(self, village: Village) -> tuple:
+    def area(self, village: Village) -> PlaceArea:
         return self.book.area(village, self._districts, self.kb.gazetteer.city.name_zh)
 
     def cadres_of(self, village: Village, cadres: CadreIndex, level: str) -> list[int]:
         area = self.area(village)
-        name = area[{"city": 0, "district": 1, "township": 2, "village": 3}[level]]
+        name = area.names[LEVELS.index(level)]
         return sorted({c.user_id for c in cadres.get((level, name), ())
-                       if area_covers(c.level, c.area_path, area)})
+                       if AreaPath.parse(c.area_path).covers(area)})
 
     async def all_statuses(self, today: date,
                            villages: list[Village] | None = None) -> list[PeriodStatus]:
@@ -127,12 +135,14 @@ class DisclosureWatch:
         return [st for v in villages
                 for st in statuses(self.book, v, by_village[v.id], today, self.tz)]
 
-    async def owed(self, rule: Rule, inst: Instant, now: datetime, not_before: datetime,
-                   late: bool) -> list[Owed]:
-        today = now.astimezone(self.tz).date()
+    async def owed(self, rule: Rule, inst: Instant, plan: Plan) -> list[Owed]:
+        today = plan.now.astimezone(self.tz).date()
+        not_before, late = plan.not_before, plan.late
         if inst.kind == "summary":
             return await self._summary(inst, today, not_before)
-        grace = timedelta(days=int(rule.schedule.get("escalate_days", 7)))
+        schedule = rule.schedule
+        days = schedule.escalate_days if isinstance(schedule, DisclosureCheck) else 7
+        grace = timedelta(days=days)
         cadres = index_cadres(await self.users.list_cadres())
         out: list[Owed] = []
         lists: dict[tuple[int, str, str], list[str]] = defaultdict(list)
@@ -141,11 +151,13 @@ class DisclosureWatch:
                 continue
             village = self.book.villages[st.village_id]
             rule_ = self.book.rules[st.rule_id]
-            body = {"village": village.id, "rule": st.rule_id, "period": st.period,
-                    "due": st.due.isoformat(), "names": [village.name("zh"), village.name("en"),
-                                                         rule_.name("zh"), rule_.name("en")]}
+            body = DisclosureDueBody(
+                village=village.id, rule=st.rule_id, period=st.period, due=st.due.isoformat(),
+                names=[village.name("zh"), village.name("en"), rule_.name("zh"),
+                       rule_.name("en")])
             for uid in self.cadres_of(village, cadres, "village"):
-                out.append(Owed(uid, "reminder", body, not_before, late,
+                out.append(Owed(uid, DeliveryKind.REMINDER, MessageKind.DISCLOSURE_DUE, body,
+                                not_before, late,
                                 f"disc/{village.id}/{st.rule_id}/{st.period}",
                                 st.due.isoformat()))
             if today >= st.due + grace:
@@ -154,12 +166,13 @@ class DisclosureWatch:
         for (uid, rule_id, period), villages in lists.items():
             drule = self.book.rules[rule_id]
             due = due_date(drule, period).isoformat()
-            out.append(Owed(uid, "escalation", {
-                "villages": villages, "rule": rule_id, "period": period, "due": due,
-                "names": [[self.book.villages[v].name("zh") for v in villages],
-                          [self.book.villages[v].name("en") for v in villages],
-                          drule.name("zh"), drule.name("en")]},
-                not_before, late, f"disc-esc/{rule_id}/{period}", due))
+            overdue = DisclosureOverdueBody(
+                villages=villages, rule=rule_id, period=period, due=due,
+                names=[[self.book.villages[v].name("zh") for v in villages],
+                       [self.book.villages[v].name("en") for v in villages],
+                       drule.name("zh"), drule.name("en")])
+            out.append(Owed(uid, DeliveryKind.ESCALATION, MessageKind.DISCLOSURE_OVERDUE,
+                            overdue, not_before, late, f"disc-esc/{rule_id}/{period}", due))
         return out
 
     def _bosses(self, village: Village, cadres: CadreIndex) -> list[int]:
@@ -179,15 +192,19 @@ class DisclosureWatch:
                 table[district.name_zh if district else "?"][st.state] += 1
         if not table:
             return []
-        body = {"summary": {d: dict(c) for d, c in sorted(table.items())}, "month": month}
-        return [Owed(u.id, "warning", body, not_before, False)
-                for u in await self.users.admins()]
+        body = DisclosureSummaryBody(
+            month=month, summary={d: dict(c) for d, c in sorted(table.items())})
+        return [Owed(u.id, DeliveryKind.WARNING, MessageKind.DISCLOSURE_SUMMARY, body,
+                     not_before, False) for u in await self.users.admins()]
 
-    async def still_due(self, d: Delivery) -> bool:
+    async def still_due(self, d: Delivery, rule: Rule) -> bool:
         """A disclosure reminder is moot once the period is recorded."""
-        village = self.book.villages.get(str(d.body.get("village")))
-        rule = self.book.rules.get(str(d.body.get("rule")))
-        if village is None or rule is None:
+        if d.message != MessageKind.DISCLOSURE_DUE:
+            return True
+        body = cast(DisclosureDueBody, d.body)
+        village = self.book.villages.get(str(body.get("village")))
+        drule = self.book.rules.get(str(body.get("rule")))
+        if village is None or drule is None:
             return False
         records = await self.repo.current([village.id])
-        return not any(covers(r.period, r.items, rule, str(d.body["period"])) for r in records)
+        return not any(covers(r.period, r.items, drule, str(body["period"])) for r in records)

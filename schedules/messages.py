@@ -1,29 +1,42 @@
 """The text of reminders, escalations and warnings, in the recipient's language."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from core import i18n
+from core.areas import level_name
+from core.callbacks import CallbackData
 from core.i18n import _, ngettext
 from core.messages import Button, Reply
-from schedules.rules import Rule
+from storage.reminder_types import (BlockedBody, DisclosureDueBody, DisclosureOverdueBody,
+                                    DisclosureSummaryBody, EscalationBody, MessageKind, Rule,
+                                    SpecialCheckBody)
 from storage.reminders import Delivery
 from storage.users import UserRow
 
 
-def level_name(level: str) -> str:
-    from handlers.admin import level_name as name
+class ReminderDone(CallbackData, prefix="rd"):
+    """A cadre's Done under a reminder."""
 
-    return name(level)
+    delivery: int
+
+
+class ReminderSnooze(CallbackData, prefix="rs"):
+    delivery: int
+
+
+class RecordDisclosure(CallbackData, prefix="dv"):
+    """Start recording a disclosure for a village (under an overdue reminder, or chosen)."""
+
+    village: str
 
 
 def title(rule: Rule) -> str:
-    """Default rules carry both languages ("中文 English"): show the user's half."""
-    zh, sep, en = rule.title.partition(" ")
-    if sep and en and all(ord(c) < 128 for c in en) and any(ord(c) > 127 for c in zh):
-        return i18n.pick(zh, en)
-    return rule.title
+    """The rule's title in the user's language when it has one, else as it was typed."""
+    return i18n.pick(rule.title_zh, rule.title_en or rule.title_zh)
 
 
 def when(due: str, tz: ZoneInfo) -> str:
@@ -32,51 +45,48 @@ def when(due: str, tz: ZoneInfo) -> str:
     return due
 
 
+Builder = Callable[[Delivery, Rule, ZoneInfo], Reply]
+
+
 def build(d: Delivery, rule: Rule, user: UserRow, tz: ZoneInfo) -> list[Reply]:
+    """The message of a delivery, in its recipient's language."""
     with i18n.use(user.language or i18n.language_from_code(user.language_code)):
-        if "village" in d.body:
-            return [_disclosure_due(d)]
-        if "villages" in d.body:
-            return [_disclosure_overdue(d)]
-        if "summary" in d.body:
-            return [_disclosure_summary(d)]
-        if d.kind == "reminder":
-            return [_reminder(d, rule, tz)]
-        if d.kind == "escalation":
-            return [_escalation(d, rule, tz)]
-        return [_warning(d, rule, tz)]
+        return [BUILDERS[d.message](d, rule, tz)]
 
 
-def _disclosure_due(d: Delivery) -> Reply:
-    v_zh, v_en, r_zh, r_en = d.body["names"]
+def _disclosure_due(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
+    body = cast(DisclosureDueBody, d.body)
+    v_zh, v_en, r_zh, r_en = body["names"]
     text = _("⏰ Village-affairs disclosure overdue: {village}, {rule}, period {period} (due "
              "{due}). Nothing is recorded yet. When it is on the noticeboard, record it here.")
     if "/snooze" in d.occurrence:
         text += "\n" + _("(You snoozed this reminder yesterday.)")
     return Reply(text.format(village=i18n.pick(v_zh, v_en), rule=i18n.pick(r_zh, r_en),
-                             period=d.body["period"], due=d.body["due"]),
-                 buttons=((Button(_("Record it now"), f"dv:{d.body['village']}"),
-                           Button(_("😴 Snooze 1 day"), f"rs:{d.id}")),))
+                             period=body["period"], due=body["due"]),
+                 buttons=((Button(_("Record it now"), RecordDisclosure(body["village"]).pack()),
+                           Button(_("😴 Snooze 1 day"), ReminderSnooze(d.id).pack())),))
 
 
-def _disclosure_overdue(d: Delivery) -> Reply:
-    names_zh, names_en, r_zh, r_en = d.body["names"]
+def _disclosure_overdue(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
+    body = cast(DisclosureOverdueBody, d.body)
+    names_zh, names_en, r_zh, r_en = body["names"]
     names = i18n.pick(names_zh, names_en)
     lines = [ngettext("⚠️ {count} village in your area has not recorded {rule} for {period} "
                       "(due {due}):",
                       "⚠️ {count} villages in your area have not recorded {rule} for {period} "
                       "(due {due}):", len(names)).format(
-        count=len(names), rule=i18n.pick(r_zh, r_en), period=d.body["period"],
-        due=d.body["due"])]
+        count=len(names), rule=i18n.pick(r_zh, r_en), period=body["period"],
+        due=body["due"])]
     lines += [f"• {n}" for n in names]
     lines.append(_("Please follow up with them. /disclosures shows your area's record."))
     return Reply("\n".join(lines))
 
 
-def _disclosure_summary(d: Delivery) -> Reply:
+def _disclosure_summary(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
+    body = cast(DisclosureSummaryBody, d.body)
     lines = [_("Village-affairs disclosure in {month} (periods due that month):").format(
-        month=d.body["month"])]
-    for district, c in d.body["summary"].items():
+        month=body["month"])]
+    for district, c in body["summary"].items():
         lines.append("• " + _("{district}: {on_time} on time, {late} late, {missing} "
                               "missing").format(district=district, on_time=c.get("on_time", 0),
                                                 late=c.get("late", 0),
@@ -96,12 +106,12 @@ def _reminder(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
     if d.late:
         text += "\n" + _("(Sent late: the bot was offline when it was due.)")
     text += "\n" + _("When it is done, press Done (you can add a one-line remark).")
-    return Reply(text, buttons=((Button(_("✅ Done"), f"rd:{d.id}"),
-                                 Button(_("😴 Snooze 1 day"), f"rs:{d.id}")),))
+    return Reply(text, buttons=((Button(_("✅ Done"), ReminderDone(d.id).pack()),
+                                 Button(_("😴 Snooze 1 day"), ReminderSnooze(d.id).pack())),))
 
 
 def _escalation(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
-    items = d.body.get("items", [])
+    items = cast(EscalationBody, d.body).get("items", [])
     lines = [ngettext("⚠️ {count} cadre has not acknowledged “{title}” (due {due}):",
                       "⚠️ {count} cadres have not acknowledged “{title}” (due {due}):",
                       len(items)).format(count=len(items), title=title(rule),
@@ -115,19 +125,32 @@ def _escalation(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _warning(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
-    if "blocked" in d.body:
-        return Reply(_("Reminders cannot reach {who} ({areas}): they have blocked the bot. "
-                       "Please ask them to open the bot and send /start.").format(
-                           who=d.body["blocked"], areas=", ".join(d.body.get("areas", []))))
+def _blocked(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
+    body = cast(BlockedBody, d.body)
+    return Reply(_("Reminders cannot reach {who} ({areas}): they have blocked the bot. "
+                   "Please ask them to open the bot and send /start.").format(
+                       who=body["blocked"], areas=", ".join(body.get("areas", []))))
+
+
+def _special_check(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
+    body = cast(SpecialCheckBody, d.body)
+    count = int(body.get("count", 0))
     text = ngettext(
         "Only {count} city special inspection of village-affairs disclosure is planned for "
         "{year}; the rules ask for at least two a year.",
         "Only {count} city special inspections of village-affairs disclosure are planned for "
         "{year}; the rules ask for at least two a year.",
-        int(d.body.get("count", 0))).format(count=d.body.get("count", 0), year=d.body["year"])
-    if d.body.get("titles"):
-        text += "\n" + "\n".join(f"• {t}" for t in d.body["titles"])
+        count).format(count=count, year=body["year"])
+    if body.get("titles"):
+        text += "\n" + "\n".join(f"• {t}" for t in body["titles"])
     text += "\n" + _("Add one with /special DATE AREA TITLE, e.g. /special 2027-04-15 all "
                      "春季村务公开专项督查.")
     return Reply(text)
+
+
+BUILDERS: dict[MessageKind, Builder] = {
+    MessageKind.REMINDER: _reminder, MessageKind.ESCALATION: _escalation,
+    MessageKind.SPECIAL_CHECK: _special_check, MessageKind.BLOCKED: _blocked,
+    MessageKind.DISCLOSURE_DUE: _disclosure_due, MessageKind.DISCLOSURE_OVERDUE:
+    _disclosure_overdue, MessageKind.DISCLOSURE_SUMMARY: _disclosure_summary,
+}

@@ -15,8 +15,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from schedules.rules import Rule, next_instant
+from schedules.rules import next_instant
 from schedules.service import ReminderService
+from storage.reminder_types import Rule
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ class ReminderScheduler:
         grace = int(service.grace.total_seconds())
         self.scheduler = AsyncIOScheduler(timezone=service.tz, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": grace})
-        self._rebuilding: asyncio.Task[None] | None = None
-        service.listeners.append(self.request_rebuild)
+        self._rebuilding: asyncio.Future[None] | None = None
+        service.on_rules_changed(self.request_rebuild)
 
     async def start(self) -> None:
         """Rebuild the jobs from the database, start, and catch up on what fell due."""
@@ -61,13 +62,19 @@ class ReminderScheduler:
         """No new ticks; wait for one in progress to finish its sends."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        async with self.service._lock:
-            pass
+        await self.service.idle()
 
     def request_rebuild(self) -> None:
+        """A rule changed: rebuild the jobs soon (the caller need not wait)."""
         self._rebuilding = asyncio.ensure_future(self.rebuild())
 
+    async def rebuilt(self) -> None:
+        """Wait for the rebuild a rule change requested, if any."""
+        if self._rebuilding is not None:
+            await self._rebuilding
+
     async def rebuild(self) -> None:
+        """One job per active rule, fired at the rule's next send instant."""
         rules = await self.service.repo.rules(active_only=True)
         wanted = {f"rule-{r.id}" for r in rules}
         for job in self.scheduler.get_jobs():

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import aiosqlite
 
-from schedules.rules import Rule, schedule_json
 from storage.db import Database, ts
+from storage.reminder_types import (Body, DeliveryKind, DeliveryStatus, MessageKind, Rule,
+                                    RuleKind, Schedule, schedule_from_json, schedule_to_json)
 
 
 @dataclass(frozen=True)
@@ -18,9 +21,10 @@ class Delivery:
     occurrence: str
     due: str
     recipient_id: int
-    kind: str
-    body: dict
-    status: str
+    kind: DeliveryKind
+    message: MessageKind
+    body: Body
+    status: DeliveryStatus
     late: bool
     attempts: int
     not_before: str
@@ -29,10 +33,13 @@ class Delivery:
 
     @classmethod
     def _from_row(cls, row: aiosqlite.Row) -> Delivery:
-        data = {k: row[k] for k in row.keys()}
-        data["body"] = json.loads(data["body"] or "{}")
-        data["late"] = bool(data["late"])
-        return cls(**data)
+        return cls(id=row["id"], rule_id=row["rule_id"], occurrence=row["occurrence"],
+                   due=row["due"], recipient_id=row["recipient_id"],
+                   kind=DeliveryKind(row["kind"]), message=MessageKind(row["message"]),
+                   body=cast(Body, json.loads(row["body"] or "{}")),
+                   status=DeliveryStatus(row["status"]), late=bool(row["late"]),
+                   attempts=row["attempts"], not_before=row["not_before"],
+                   sent_at=row["sent_at"], error=row["error"])
 
 
 @dataclass(frozen=True)
@@ -40,8 +47,9 @@ class Owed:
     """A delivery to create; occurrence and due default to the run's."""
 
     recipient_id: int
-    kind: str
-    body: dict
+    kind: DeliveryKind
+    message: MessageKind
+    body: Body
     not_before: datetime
     late: bool = False
     occurrence: str | None = None
@@ -58,15 +66,17 @@ class Ack:
     at: str
 
 
-_RULE_COLS = "id, kind, title, levels, scope, schedule, escalate, active, created_at"
-_DELIVERY_COLS = ("id, rule_id, occurrence, due, recipient_id, kind, body, status, late, "
-                  "attempts, not_before, sent_at, error")
+_RULE_COLS = ("id, kind, title_zh, title_en, levels, scope, schedule, escalate, active, "
+              "created_at")
+_DELIVERY_COLS = ("id, rule_id, occurrence, due, recipient_id, kind, message, body, status, "
+                  "late, attempts, not_before, sent_at, error")
 
 
 def _rule(row: aiosqlite.Row) -> Rule:
-    return Rule(id=row["id"], kind=row["kind"], title=row["title"],
-                levels=tuple(x for x in row["levels"].split(",") if x),
-                scope=tuple(json.loads(row["scope"])), schedule=json.loads(row["schedule"]),
+    return Rule(id=row["id"], kind=RuleKind(row["kind"]), title_zh=row["title_zh"],
+                title_en=row["title_en"], levels=tuple(x for x in row["levels"].split(",") if x),
+                scope=tuple(json.loads(row["scope"])),
+                schedule=schedule_from_json(row["kind"], row["schedule"]),
                 escalate=bool(row["escalate"]), active=bool(row["active"]),
                 created_at=row["created_at"])
 
@@ -78,16 +88,18 @@ class ReminderRepo:
         self._db = db
 
     # --- rules ----------------------------------------------------------------------------
-    async def add_rule(self, kind: str, title: str, levels: tuple[str, ...],
-                       scope: tuple[str, ...], schedule: dict, now: datetime, *, by: str,
-                       escalate: bool = True) -> Rule:
+    async def add_rule(self, kind: RuleKind, title: str, levels: tuple[str, ...],
+                       scope: tuple[str, ...], schedule: Schedule, now: datetime, *, by: str,
+                       escalate: bool = True, title_en: str | None = None) -> Rule:
+        """Store a rule; `title` is shown to everyone unless `title_en` gives an English one."""
         async with self._db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT INTO reminder_rules (kind, title, levels, scope, schedule, escalate, "
-                "created_by_label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO reminder_rules (kind, title_zh, title_en, levels, scope, schedule, "
+                "escalate, created_by_label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 f"RETURNING {_RULE_COLS}",
-                (kind, title, ",".join(levels), json.dumps(list(scope), ensure_ascii=False),
-                 schedule_json(schedule), int(escalate), by, ts(now)))
+                (str(kind), title, title_en, ",".join(levels),
+                 json.dumps(list(scope), ensure_ascii=False), schedule_to_json(schedule),
+                 int(escalate), by, ts(now)))
             row = await cur.fetchone()
             await cur.close()
         assert row is not None
@@ -108,14 +120,19 @@ class ReminderRepo:
         return _rule(row) if row else None
 
     async def update_rule(self, rule_id: int, *, active: bool | None = None,
-                          schedule: dict | None = None) -> bool:
-        sets, args = [], []
+                          schedule: Schedule | None = None) -> bool:
+        """Switch a rule on or off, or change its schedule; False if there is no such rule
+        (or nothing to change)."""
+        sets: list[str] = []
+        args: list[object] = []
         if active is not None:
             sets.append("active = ?")
             args.append(int(active))
         if schedule is not None:
             sets.append("schedule = ?")
-            args.append(schedule_json(schedule))
+            args.append(schedule_to_json(schedule))
+        if not sets:
+            return False
         async with self._db.transaction() as conn:
             cur = await conn.execute(
                 f"UPDATE reminder_rules SET {', '.join(sets)} WHERE id = ?", (*args, rule_id))
@@ -135,7 +152,7 @@ class ReminderRepo:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     async def record_run(self, rule_id: int, occurrence: str, due: str, send_at: datetime,
-                         outcome: str, now: datetime, deliveries: list[Owed] = ()) -> bool:
+                         outcome: str, now: datetime, deliveries: Sequence[Owed] = ()) -> bool:
         """Handle one send instant once: the run and its deliveries in one transaction. False
         if the instant was handled before. A delivery whose key exists already is left."""
         async with self._db.transaction() as conn:
@@ -147,20 +164,23 @@ class ReminderRepo:
                 return False
             await conn.executemany(
                 "INSERT OR IGNORE INTO deliveries (rule_id, occurrence, due, recipient_id, kind, "
-                "body, late, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(rule_id, o.occurrence or occurrence, o.due or due, o.recipient_id, o.kind,
-                  json.dumps(o.body, ensure_ascii=False), int(o.late), ts(o.not_before))
+                "message, body, late, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(rule_id, o.occurrence or occurrence, o.due or due, o.recipient_id,
+                  str(o.kind), str(o.message), json.dumps(o.body, ensure_ascii=False),
+                  int(o.late), ts(o.not_before))
                  for o in deliveries])
         return True
 
     # --- deliveries -----------------------------------------------------------------------
     async def add_delivery(self, rule_id: int, occurrence: str, due: str, recipient_id: int,
-                           kind: str, not_before: datetime, body: dict | None = None) -> bool:
+                           kind: DeliveryKind, message: MessageKind, not_before: datetime,
+                           body: Body | None = None) -> bool:
+        """One more delivery (a snoozed reminder, a notice); False if its key exists."""
         async with self._db.transaction() as conn:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO deliveries (rule_id, occurrence, due, recipient_id, kind, "
-                "body, not_before) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (rule_id, occurrence, due, recipient_id, kind,
+                "message, body, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rule_id, occurrence, due, recipient_id, str(kind), str(message),
                  json.dumps(body or {}, ensure_ascii=False), ts(not_before)))
             return cur.rowcount == 1
 
@@ -176,12 +196,13 @@ class ReminderRepo:
             await cur.close()
         return sorted((Delivery._from_row(r) for r in rows), key=lambda d: d.id)
 
-    async def finish(self, delivery_id: int, status: str, now: datetime,
+    async def finish(self, delivery_id: int, status: DeliveryStatus, now: datetime,
                      error: str | None = None) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE deliveries SET status = ?, sent_at = ?, error = ? WHERE id = ?",
-                (status, ts(now) if status == "sent" else None, error, delivery_id))
+                (str(status), ts(now) if status == DeliveryStatus.SENT else None, error,
+                 delivery_id))
 
     async def retry_later(self, delivery_id: int, not_before: datetime, error: str) -> None:
         async with self._db.transaction() as conn:
@@ -205,7 +226,7 @@ class ReminderRepo:
 
     async def deliveries(self, rule_id: int, due: str | None = None) -> list[Delivery]:
         sql = f"SELECT {_DELIVERY_COLS} FROM deliveries WHERE rule_id = ?"
-        args: tuple = (rule_id,)
+        args: tuple[object, ...] = (rule_id,)
         if due is not None:
             sql, args = sql + " AND due = ?", (rule_id, due)
         async with self._db.read() as conn, conn.execute(sql + " ORDER BY id", args) as cur:

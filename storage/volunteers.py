@@ -7,9 +7,16 @@ from datetime import datetime
 
 import aiosqlite
 
+from core.i18n import _
 from storage.db import Database, ts
 
 SLOTS = ("weekday_day", "evening", "weekend")
+
+
+def slot_names() -> dict[str, str]:
+    """The availability slots in the user's language."""
+    return {"weekday_day": _("Weekday daytime"), "evening": _("Evenings"),
+            "weekend": _("Weekends")}
 
 
 @dataclass(frozen=True)

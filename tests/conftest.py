@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import open_assistant  # noqa: E402
+from app import open_assistant  # noqa: E402
 from core.clock import FixedClock  # noqa: E402
 from core.messages import Incoming, User  # noqa: E402
 from core.settings import Settings  # noqa: E402

@@ -108,7 +108,7 @@ def test_directory_import_and_volunteers_export(tmp_path, test_kb_dir, settings)
 
     from openpyxl import load_workbook
 
-    from bot import open_assistant
+    from app import open_assistant
     from knowledge.base import KnowledgeBase
     from tests.test_volunteers import sign_up
 

@@ -1,7 +1,7 @@
 """The channel-agnostic core through Assistant.handle, on a real SQLite file."""
 from __future__ import annotations
 
-from bot import open_assistant
+from app import open_assistant
 from tests.conftest import ADMIN_ID, button, text
 
 

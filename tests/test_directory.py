@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from handlers.areas import covers
+from core.areas import PlaceArea, covers
 from knowledge.directory import Directory, ServicePoint, distance_km
 from tests.conftest import button, joined, location, payloads, text
 
@@ -51,20 +51,20 @@ def test_nearest_matches_a_full_haversine_scan(dkb):
 
 
 def test_cadre_area_coverage_never_guesses_unknown_parts():
-    team = ("长沙市", "雨花区", None, "红星村")
-    assert covers("city", "长沙市", team)
-    assert covers("district", "长沙市/雨花区", team)
-    assert not covers("district", "长沙市/岳麓区", team)
-    assert not covers("township", "长沙市/雨花区/某街道", team)  # street not recorded
-    assert covers("village", "长沙市/雨花区/某街道/红星村", team)
-    assert not covers("village", "长沙市/岳麓区/某街道/红星村", team)
-    unknown_district = ("长沙市", None, None, "赤岗社区")
-    assert covers("city", "长沙市", unknown_district)
-    assert not covers("district", "长沙市/雨花区", unknown_district)
-    assert not covers("village", "长沙市/雨花区/x/赤岗社区", unknown_district)
-    with_street = ("长沙市", "岳麓区", "望月湖街道", "望月湖社区")
-    assert covers("township", "长沙市/岳麓区/望月湖街道", with_street)
-    assert not covers("village", "长沙市/岳麓区/别的街道/望月湖社区", with_street)
+    team = PlaceArea("长沙市", "雨花区", None, "红星村")
+    assert covers("长沙市", team)
+    assert covers("长沙市/雨花区", team)
+    assert not covers("长沙市/岳麓区", team)
+    assert not covers("长沙市/雨花区/某街道", team)  # street not recorded
+    assert covers("长沙市/雨花区/某街道/红星村", team)
+    assert not covers("长沙市/岳麓区/某街道/红星村", team)
+    unknown_district = PlaceArea("长沙市", None, None, "赤岗社区")
+    assert covers("长沙市", unknown_district)
+    assert not covers("长沙市/雨花区", unknown_district)
+    assert not covers("长沙市/雨花区/x/赤岗社区", unknown_district)
+    with_street = PlaceArea("长沙市", "岳麓区", "望月湖街道", "望月湖社区")
+    assert covers("长沙市/岳麓区/望月湖街道", with_street)
+    assert not covers("长沙市/岳麓区/别的街道/望月湖社区", with_street)
 
 
 async def test_free_text_lists_a_communitys_services(assistant):

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from core.messages import Incoming, User
-from handlers.admin import grant
+from services.roles import grant
 from knowledge.villages import bounds, due_date, shift
 from schedules.disclosure import next_due, statuses
 from storage.disclosures import Record

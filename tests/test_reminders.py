@@ -5,10 +5,10 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import open_assistant
+from app import open_assistant
 from core.clock import FixedClock
-from handlers.admin import grant
-from handlers.reminders import add_custom, add_special, set_active
+from services.roles import grant
+from services.reminders import add_custom, add_special, set_active
 from tests.conftest import RecordingNotifier, button, payloads, text
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -6,12 +6,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedules.rules import (Rule, RuleError, in_quiet, instants, next_instant, parse_leads,
-                             parse_quiet, quiet_end, validate)
+from core.hours import in_quiet, parse_quiet, quiet_end
+from schedules.rules import RuleError, instants, next_instant, parse_leads, validate
+from storage.reminder_types import Custom, Quarterly, Rule, RuleKind, Special
 
 SH = ZoneInfo("Asia/Shanghai")
-QUARTERLY = Rule(1, "quarterly", "q", ("district", "township"), (),
-                 {"leads": ["month_start", "7d"], "at": "09:00"})
+QUARTERLY = Rule(1, RuleKind.QUARTERLY, "q", ("district", "township"), (),
+                 Quarterly(leads=("month_start", "7d"), at="09:00"))
 
 
 def year(tz: ZoneInfo, y: int) -> tuple[datetime, datetime]:
@@ -47,18 +48,20 @@ def test_each_instant_has_a_unique_occurrence_key():
 
 
 def test_special_inspection_on_and_around_a_leap_day():
-    rule = Rule(2, "special", "s", ("district",), (), {"date": "2028-03-01",
-                                                        "leads": ["7d", "1d"]})
+    rule = Rule(2, RuleKind.SPECIAL, "s", ("district",), (), Special(date="2028-03-01",
+                                                                     leads=("7d", "1d")))
     got = [(local(i), i.kind) for i in instants(rule, *year(SH, 2028), SH)]
     assert got == [("02-23 09:00", "reminder"), ("02-29 09:00", "reminder"),
                    ("03-03 09:00", "escalation")]
-    leap = Rule(3, "special", "s", ("district",), (), {"date": "2028-02-29", "leads": ["1d"]})
+    leap = Rule(3, RuleKind.SPECIAL, "s", ("district",), (),
+                Special(date="2028-02-29", leads=("1d",)))
     assert [local(i) for i in instants(leap, *year(SH, 2028), SH)] == ["02-28 09:00",
                                                                         "03-02 09:00"]
 
 
 def test_day_leads_count_back_across_february():
-    rule = Rule(4, "quarterly", "q", ("district",), (), {"leads": ["month_start", "31d"]})
+    rule = Rule(4, RuleKind.QUARTERLY, "q", ("district",), (),
+                Quarterly(leads=("month_start", "31d")))
     for y, feb in ((2028, "02-29 09:00"), (2027, "02-28 09:00")):
         got = [local(i) for i in instants(rule, datetime(y, 2, 1, tzinfo=SH),
                                           datetime(y, 3, 2, tzinfo=SH), SH)]
@@ -67,15 +70,15 @@ def test_day_leads_count_back_across_february():
 
 def test_cron_rule_monthly_and_its_escalations():
     with pytest.raises(RuleError):
-        validate("custom", {"cron": "*/5 * * * *"}, SH)  # more often than hourly
+        validate(Custom(cron="*/5 * * * *"), SH)  # more often than hourly
     with pytest.raises(RuleError):
-        validate("custom", {"cron": "61 9 * * *"}, SH)
-    monthly = Rule(6, "custom", "c", ("township",), (), {"cron": "0 9 1 * *"})
+        validate(Custom(cron="61 9 * * *"), SH)
+    monthly = Rule(6, RuleKind.CUSTOM, "c", ("township",), (), Custom(cron="0 9 1 * *"))
     got = instants(monthly, *year(SH, 2028), SH)
     assert [i.send_at.astimezone(SH).strftime("%m-%d") for i in got if i.kind == "reminder"] \
         == [f"{m:02d}-01" for m in range(1, 13)]
     assert sum(1 for i in got if i.kind == "escalation") == 12  # Dec's escalation is on 3 Dec
-    once = Rule(7, "custom", "c", ("district",), (), {"once": "2028-02-29T23:30"},
+    once = Rule(7, RuleKind.CUSTOM, "c", ("district",), (), Custom(once="2028-02-29T23:30"),
                 escalate=False)
     assert [i.send_at for i in instants(once, *year(SH, 2028), SH)] == [
         datetime(2028, 2, 29, 23, 30, tzinfo=SH)]

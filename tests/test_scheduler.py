@@ -5,10 +5,10 @@ import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from bot import open_assistant
+from app import open_assistant
 from core.clock import SystemClock
-from handlers.admin import grant
-from handlers.reminders import add_custom, add_special, set_active
+from services.roles import grant
+from services.reminders import add_custom, add_special, set_active
 from schedules.scheduler import ReminderScheduler
 from tests.conftest import RecordingNotifier, text
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot import open_assistant
+from app import open_assistant
 from channels.telegram import TelegramChannel, build_application
 from tests.conftest import ADMIN_ID
 from tests.fake_bot_api import FakeBotAPI

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.reminders import add_custom, set_active
+from services.reminders import add_custom, set_active
 from tests.conftest import ADMIN_ID
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram import buttons, running_bot

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot import open_assistant
-from channels.console import run_console
+from app import open_assistant
+from channels.console import run_console_chat
 from tests.conftest import ADMIN_ID
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram import body, buttons, press, running_bot, say
@@ -153,7 +153,7 @@ async def test_console_sign_up(settings, clock, dkb):
     lines = ["/volunteer", "友谊村", "1", "张三", "138 0013 8000", "1", "4", "1", "1"]
     out = io.StringIO()
     async with open_assistant(replace(settings), clock, dkb) as a:
-        await run_console(a, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out,
+        await run_console_chat(a, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out,
                           user_id="console-user", language_code="zh-hans")
         rows = await a.volunteers.of_teams(None)
     text = out.getvalue()

@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 
-from bot import open_assistant
+from app import open_assistant
 from core.logs import setup_logging
 from core.messages import Incoming, User
-from handlers.admin import grant
+from services.roles import grant
 from handlers.volunteer_steps import check_name, normalise_phone
 from tests.conftest import button, contact, joined, payloads, text
 

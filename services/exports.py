@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from core import i18n
 from core.i18n import _
 from knowledge.directory import Directory
-from storage.volunteers import Signup
+from storage.volunteers import Signup, slot_names
 
 FORMATS = {"csv": "text/csv", "xlsx":
            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -23,8 +23,6 @@ def header() -> list[str]:
 
 def rows(directory: Directory, signups: list[Signup], tz: ZoneInfo) -> list[list[str]]:
     """One row per sign-up, place names from the directory, times in the local zone."""
-    from handlers.volunteer_steps import slot_names
-
     lang = i18n.current()
     names = slot_names()
     out = []
@@ -58,7 +56,8 @@ def to_csv(table: list[list[str]]) -> bytes:
 
 
 def to_xlsx(table: list[list[str]]) -> bytes:
-    from openpyxl import Workbook
+    # openpyxl takes a noticeable part of a second to import; only exports need it.
+    from openpyxl import Workbook  # noqa: PLC0415
 
     wb = Workbook()
     ws = wb.active

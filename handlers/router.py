@@ -1,0 +1,88 @@
+"""Feature registration: each feature module declares its commands, buttons and dialog steps
+as one `Feature`; the router takes them in and refuses a name registered twice, at start-up
+(a silent override would route a user's press to the wrong feature)."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from core.callbacks import CallbackData
+from core.messages import Reply
+from handlers.context import App, Context, FlowStart, Handler
+
+T = TypeVar("T", bound=CallbackData)
+
+
+class DuplicateRoute(ValueError):
+    """Two features registered the same command, button kind, dialog or flow."""
+
+
+@dataclass(frozen=True)
+class ButtonRoute:
+    kind: type[CallbackData]
+    handler: Callable[[App, Context, Any], Awaitable[list[Reply]]]
+
+
+def on_button(kind: type[T], handler: Callable[[App, Context, T], Awaitable[list[Reply]]],
+              ) -> ButtonRoute:
+    """Route buttons of `kind` to `handler`, which gets the unpacked, typed button data."""
+    return ButtonRoute(kind, handler)
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    commands: Mapping[str, Handler] = field(default_factory=dict)
+    buttons: Sequence[ButtonRoute] = ()
+    dialogs: Mapping[str, Handler] = field(default_factory=dict)  # flow name -> its steps
+    rich_dialogs: frozenset[str] = frozenset()  # flows that also take contacts and photos
+    flows: Mapping[str, FlowStart] = field(default_factory=dict)  # started by an answer
+    on_text: Handler | None = None  # free text outside any flow
+    on_location: Handler | None = None
+    on_media: Handler | None = None  # stickers, photos... outside a flow that takes them
+
+
+class Router:
+    """Where an incoming message goes; built from features, refusing duplicates."""
+
+    def __init__(self, features: Sequence[Feature] = ()) -> None:
+        self.commands: dict[str, Handler] = {}
+        self.buttons: dict[str, ButtonRoute] = {}
+        self.dialogs: dict[str, Handler] = {}
+        self.rich_dialogs: set[str] = set()
+        self.flows: dict[str, FlowStart] = {}
+        self.fallbacks: dict[str, Handler] = {}
+        self._owner: dict[tuple[str, str], str] = {}
+        for feature in features:
+            self.include(feature)
+
+    def _claim(self, what: str, name: str, feature: Feature) -> None:
+        owner = self._owner.get((what, name))
+        if owner is not None:
+            raise DuplicateRoute(f"{what} {name!r} is registered by {owner} and {feature.name}")
+        self._owner[(what, name)] = feature.name
+
+    def include(self, feature: Feature) -> None:
+        for name, handler in feature.commands.items():
+            self._claim("command", name, feature)
+            self.commands[name] = handler
+        for route in feature.buttons:
+            self._claim("button", route.kind.prefix, feature)
+            self.buttons[route.kind.prefix] = route
+        for flow, handler in feature.dialogs.items():
+            self._claim("dialog", flow, feature)
+            self.dialogs[flow] = handler
+        self.rich_dialogs |= feature.rich_dialogs
+        for flow, start in feature.flows.items():
+            self._claim("flow", flow, feature)
+            self.flows[flow] = start
+        for what in ("on_text", "on_location", "on_media"):
+            handler = getattr(feature, what)
+            if handler is not None:
+                self._claim(what, "", feature)
+                self.fallbacks[what] = handler
+
+    def missing(self) -> list[str]:
+        """Fallbacks no feature provides (the assistant refuses to start without them)."""
+        return [w for w in ("on_text", "on_location", "on_media") if w not in self.fallbacks]
