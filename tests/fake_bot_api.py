@@ -1,11 +1,14 @@
 """In-process fake of the Telegram Bot API for end-to-end tests of the PTB bot.
 
 Runs an aiohttp server on 127.0.0.1 (random port) that speaks the same wire format as
-``api.telegram.org`` as far as python-telegram-bot 22.x uses it:
+``api.telegram.org`` for the part of the Bot API this project's bot (``channels/telegram.py``
+on python-telegram-bot 22.x) uses: ``getMe``, ``getUpdates``, ``deleteWebhook``,
+``setMyCommands``, ``sendMessage``, ``sendPhoto``, ``sendDocument``, ``sendLocation`` and
+``answerCallbackQuery``. Any other method is answered ``true`` and recorded in
+``unknown_methods``.
 
 * requests are ``POST {base_url}{token}/{method}`` with a form-urlencoded or multipart body
-  (PTB JSON-encodes every non-string value, strings are sent raw); JSON bodies and query
-  strings are accepted too;
+  (PTB JSON-encodes every non-string value, strings are sent raw);
 * responses are ``{"ok": true, "result": ...}`` or, on error, the HTTP status together with
   ``{"ok": false, "error_code": N, "description": "...", "parameters": {...}}``, which PTB
   maps to ``BadRequest`` / ``Forbidden`` / ``RetryAfter`` / ``NetworkError``.
@@ -13,8 +16,7 @@ Runs an aiohttp server on 127.0.0.1 (random port) that speaks the same wire form
 Typical use::
 
     async with FakeBotAPI() as api:
-        app = ApplicationBuilder().token("123:ABC").base_url(api.base_url) \\
-            .base_file_url(api.base_file_url).build()
+        app = ApplicationBuilder().token("123:ABC").base_url(api.base_url).build()
         ...  # add handlers
         async with app:
             await app.start()
@@ -34,35 +36,31 @@ Recorded data (all plain Python objects, safe to inspect from tests):
   ``status`` (200), ``time``.
 * ``rejected``: the same kind of records for calls answered with an error (``status`` and
   ``error`` set); ``calls``: Counter of every call per method (including failed ones and
-  getUpdates); ``stats``: Counter of error statuses (``"429"``, ``"403"`` ...) plus
-  ``"rate_limited"`` for 429s produced by ``rate_limit_per_second``.
+  getUpdates); ``stats``: Counter of error statuses (``"429"``, ``"403"`` ...).
 * ``commands``: language_code ("" for none) -> list of ``{"command", "description"}``
-  (last setMyCommands for that language, whatever the scope); ``commands_by_scope`` keyed by
-  ``(scope_type, language_code)``; ``callback_answers``; ``uploads``; ``unknown_methods``.
+  (last setMyCommands for that language, whatever the scope); ``callback_answers``;
+  ``uploads``; ``unknown_methods``.
 
-With ``validate=True`` (default) the fake also rejects, like Telegram does, a few things
-that are easy to get wrong: empty/over-long text (4096) and captions (1024), HTML with
-unsupported or unbalanced tags, unescaped reserved characters in MarkdownV2,
-``callback_data`` longer than 64 bytes, invalid bot commands, editing a message that does
-not exist or without changing it ("message is not modified"), answering a callback query
-twice / an unknown one, and unknown chat actions. Pass ``validate=False`` to turn that off.
+Like Telegram, the fake rejects a few things that are easy to get wrong: empty/over-long
+text (4096) and captions (1024), ``callback_data`` longer than 64 bytes and other invalid
+inline keyboards, invalid bot commands, answering a callback query twice / an unknown one,
+and a missing chat_id, file or valid location. The bot sends plain text only, so any
+``parse_mode`` is rejected (the fake does not check HTML or MarkdownV2 entities).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
-import html
 import itertools
 import json
 import logging
 import math
 import re
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from html.parser import HTMLParser
 from typing import Any
 
 from aiohttp import web
@@ -81,7 +79,6 @@ BOT_USER: dict[str, Any] = {
 #: Methods counted as "replies" by :meth:`FakeBotAPI.wait_replies`.
 REPLY_METHODS: tuple[str, ...] = (
     "sendMessage",
-    "editMessageText",
     "sendDocument",
     "sendLocation",
     "sendPhoto",
@@ -90,35 +87,9 @@ REPLY_METHODS: tuple[str, ...] = (
 # Parameters whose raw form value is a plain string and must not be JSON-decoded
 # (otherwise a text like "123" or "true" would turn into a number / bool).
 _STRING_PARAMS = frozenset(
-    {
-        "text", "caption", "parse_mode", "callback_query_id", "inline_message_id",
-        "language_code", "url", "description", "short_description", "name", "title",
-        "action", "emoji", "secret_token", "ip_address", "question", "explanation",
-        "explanation_parse_mode", "question_parse_mode", "phone_number", "first_name",
-        "last_name", "vcard", "address", "foursquare_id", "foursquare_type",
-        "google_place_id", "google_place_type", "payload", "currency", "provider_token",
-        "start_parameter", "game_short_name", "custom_emoji_id", "business_connection_id",
-        "message_effect_id", "file_id", "query", "switch_pm_text", "switch_pm_parameter",
-        "next_offset", "web_app_query_id", "result_id", "invite_link", "custom_title",
-    }
+    {"text", "caption", "parse_mode", "callback_query_id", "language_code", "url"}
 )
 
-_CHAT_ACTIONS = frozenset(
-    {
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice",
-        "upload_voice", "upload_document", "choose_sticker", "find_location",
-        "record_video_note", "upload_video_note",
-    }
-)
-
-_HTML_TAGS = frozenset(
-    {
-        "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-        "a", "code", "pre", "blockquote", "tg-emoji",
-    }
-)
-
-_MDV2_ALWAYS_RESERVED = frozenset("#+-={}.!")
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _MAX_TEXT = 4096
 _MAX_CAPTION = 1024
@@ -206,130 +177,15 @@ def _update_type(update: dict[str, Any]) -> str | None:
     return next((key for key in update if key != "update_id"), None)
 
 
-class _TelegramHTMLChecker(HTMLParser):
-    """Approximates Telegram's HTML parse_mode rules (supported tags, balanced nesting)."""
-
-    def __init__(self, source: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self._source = source
-        self.stack: list[str] = []
-        self.chunks: list[str] = []
-        self.error: str | None = None
-
-    def _byte_offset(self) -> int:
-        line, col = self.getpos()
-        lines = self._source.split("\n")
-        before = sum(len(chunk.encode()) + 1 for chunk in lines[: line - 1])
-        return before + len(lines[line - 1][:col].encode()) if line - 1 < len(lines) else before
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.error:
-            return
-        if tag not in _HTML_TAGS:
-            self.error = f'Unsupported start tag "{tag}" at byte offset {self._byte_offset()}'
-        elif tag == "span" and dict(attrs).get("class") != "tg-spoiler":
-            self.error = (
-                f'Tag "span" must have class "tg-spoiler" at byte offset {self._byte_offset()}'
-            )
-        else:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.error:
-            return
-        if not self.stack:
-            self.error = f'Unexpected end tag at byte offset {self._byte_offset()}'
-        elif self.stack[-1] != tag:
-            self.error = (
-                f"Unmatched end tag at byte offset {self._byte_offset()}, "
-                f'expected "</{self.stack[-1]}>", found "</{tag}>"'
-            )
-        else:
-            self.stack.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.chunks.append(data)
-
-
-def _check_markdown_v2(text: str) -> str | None:
-    """Return an error for unescaped characters MarkdownV2 always requires escaping."""
-    i, n = 0, len(text)
-    in_code: str | None = None
-    while i < n:
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_code:
-            if text.startswith(in_code, i):
-                i += len(in_code)
-                in_code = None
-            else:
-                i += 1
-            continue
-        if text.startswith("```", i):
-            in_code, i = "```", i + 3
-            continue
-        if char == "`":
-            in_code, i = "`", i + 1
-            continue
-        if text.startswith("](", i):  # link / custom emoji URL: only ')' and '\' are special
-            i += 2
-            while i < n and text[i] != ")":
-                i += 2 if text[i] == "\\" else 1
-            i += 1
-            continue
-        if char == "!" and i + 1 < n and text[i + 1] == "[":
-            i += 1
-            continue
-        if char in _MDV2_ALWAYS_RESERVED:
-            return f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-        i += 1
-    return None
-
-
-def _visible_text(text: str, parse_mode: str | None) -> str:
-    """Validate ``text`` for ``parse_mode`` and return (approximately) the visible text."""
-    mode = (parse_mode or "").lower()
-    if mode == "html":
-        checker = _TelegramHTMLChecker(text)
-        checker.feed(text)
-        checker.close()
-        if checker.error is None and checker.stack:
-            checker.error = (
-                f'Can\'t find end tag corresponding to start tag "{checker.stack[-1]}"'
-            )
-        if checker.error:
-            raise _bad(f"can't parse entities: {checker.error}")
-        return html.unescape("".join(checker.chunks))
-    if mode == "markdownv2":
-        error = _check_markdown_v2(text)
-        if error:
-            raise _bad(f"can't parse entities: {error}")
-        return re.sub(r"\\(.)", r"\1", text)
-    return text
-
-
 class FakeBotAPI:
     """Fake Telegram Bot API server; see the module docstring for an overview."""
 
     bot_user: dict[str, Any] = BOT_USER
 
-    def __init__(
-        self,
-        *,
-        rate_limit_per_second: float | None = None,
-        validate: bool = True,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        self.rate_limit_per_second = rate_limit_per_second
-        self.validate = validate
-        self._host = host
-        self._requested_port = port
+    def __init__(self) -> None:
+        self._host = "127.0.0.1"
         self._port: int | None = None
         self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
 
         # recording
@@ -338,26 +194,22 @@ class FakeBotAPI:
         self.calls: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self.commands: dict[str, list[dict[str, Any]]] = {}
-        self.commands_by_scope: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.callback_answers: list[dict[str, Any]] = []
         self.uploads: list[dict[str, Any]] = []
         self.unknown_methods: list[dict[str, Any]] = []
-        self.webhook_url: str = ""
 
         # fault injection
         self.blocked_chats: set[int | str] = set()
         self._faults: dict[str, deque[list[Any]]] = {}
-        self._send_times: deque[float] = deque()
 
         # state
-        self._lock = threading.RLock()
         self._queue: list[dict[str, Any]] = []  # {"update": ..., "forced": bool}, sorted by id
         self._allowed_updates: set[str] | None = None
         self._update_ids = itertools.count(1)
         self._last_update_id = 0
         self._message_ids = itertools.count(1)
         self._file_counter = itertools.count(1)
-        self._messages: dict[tuple[int | str, int], dict[str, Any]] = {}
+        self._messages: dict[tuple[int | str | None, int], dict[str, Any]] = {}
         self._chats: dict[int | str, dict[str, Any]] = {}
         self._files: dict[str, dict[str, Any]] = {}  # file_id -> {"data", "file_name", ...}
         self._callback_queries: dict[str, dict[str, Any]] = {}  # id -> {"answered", ...}
@@ -369,25 +221,12 @@ class FakeBotAPI:
             "getme": self._m_get_me,
             "getupdates": self._m_get_updates,
             "deletewebhook": self._m_delete_webhook,
-            "setwebhook": self._m_set_webhook,
-            "getwebhookinfo": self._m_get_webhook_info,
-            "sendmessage": self._m_send_message,
-            "editmessagetext": self._m_edit_message_text,
-            "editmessagereplymarkup": self._m_edit_message_reply_markup,
-            "editmessagecaption": self._m_edit_message_caption,
-            "deletemessage": self._m_delete_message,
-            "answercallbackquery": self._m_answer_callback_query,
             "setmycommands": self._m_set_my_commands,
-            "getmycommands": self._m_get_my_commands,
-            "deletemycommands": self._m_delete_my_commands,
-            "senddocument": self._m_send_document,
+            "sendmessage": self._m_send_message,
             "sendphoto": self._m_send_photo,
+            "senddocument": self._m_send_document,
             "sendlocation": self._m_send_location,
-            "sendcontact": self._m_send_contact,
-            "sendchataction": self._m_send_chat_action,
-            "getfile": self._m_get_file,
-            "close": self._m_true,
-            "logout": self._m_true,
+            "answercallbackquery": self._m_answer_callback_query,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -395,7 +234,6 @@ class FakeBotAPI:
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("FakeBotAPI already started")
-        self._loop = asyncio.get_running_loop()
         self._closing = False
         self._updates_event = asyncio.Event()
         self._sent_event = asyncio.Event()
@@ -403,12 +241,11 @@ class FakeBotAPI:
             self._updates_event.set()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file)
         runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._requested_port)
+        site = web.TCPSite(runner, self._host, 0)
         await site.start()
         self._runner = runner
         self._port = runner.addresses[0][1]
@@ -439,19 +276,13 @@ class FakeBotAPI:
         """For ``ApplicationBuilder().base_url(...)``: ``http://127.0.0.1:PORT/bot``."""
         return f"http://{self._host}:{self.port}/bot"
 
-    @property
-    def base_file_url(self) -> str:
-        """For ``ApplicationBuilder().base_file_url(...)``."""
-        return f"http://{self._host}:{self.port}/file/bot"
-
     # ------------------------------------------------------------------ feeding updates
 
     def push_update(self, update: dict[str, Any]) -> int:
         """Queue ``update`` (deep-copied) under a fresh update_id and return that id."""
         update = copy.deepcopy(update)
-        with self._lock:
-            update_id = next(self._update_ids)
-            self._last_update_id = update_id
+        update_id = next(self._update_ids)
+        self._last_update_id = update_id
         update["update_id"] = update_id
         self._enqueue(update, forced=False)
         return update_id
@@ -463,10 +294,9 @@ class FakeBotAPI:
         """
         update = copy.deepcopy(update)
         update_id = int(update["update_id"])
-        with self._lock:
-            if update_id > self._last_update_id:
-                self._last_update_id = update_id
-                self._update_ids = itertools.count(update_id + 1)
+        if update_id > self._last_update_id:
+            self._last_update_id = update_id
+            self._update_ids = itertools.count(update_id + 1)
         self._enqueue(update, forced=True)
         return update_id
 
@@ -516,9 +346,8 @@ class FakeBotAPI:
         if chat_key not in self._chats:
             self._chats[chat_key] = self._make_chat(chat_key, "private", user)
         message = self._find_bot_message(chat_key, message_id, data)
-        with self._lock:
-            update_id = next(self._update_ids)
-            self._last_update_id = update_id
+        update_id = next(self._update_ids)
+        self._last_update_id = update_id
         query_id = f"cq{update_id}"
         update = {
             "update_id": update_id,
@@ -630,14 +459,9 @@ class FakeBotAPI:
                 if status == 429
                 else _DEFAULT_DESCRIPTIONS.get(status, f"Error {status}: injected failure")
             )
-        with self._lock:
-            self._faults.setdefault(method.lower(), deque()).append(
-                [status, description, params or None, times]
-            )
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._faults.setdefault(method.lower(), deque()).append(
+            [status, description, params or None, times]
+        )
 
     # ------------------------------------------------------------------ inspection
 
@@ -662,7 +486,9 @@ class FakeBotAPI:
         return self.sent_to(chat_id, list(methods))
 
     async def wait_for(
-        self, predicate: Callable[[list[dict[str, Any]]], Any], timeout: float = 5.0
+        self,
+        predicate: Callable[[list[dict[str, Any]]], Any],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the tests' keyword
     ) -> Any:
         """Wait until ``predicate(copy of api.sent)`` is truthy and return its result.
 
@@ -688,7 +514,7 @@ class FakeBotAPI:
         self,
         chat_id: int | str,
         n: int = 1,
-        timeout: float = 5.0,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the tests' keyword
         *,
         methods: Iterable[str] = REPLY_METHODS,
     ) -> list[dict[str, Any]]:
@@ -702,7 +528,7 @@ class FakeBotAPI:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            replies = self.replies_to(key, methods)
+            replies = self.replies_to(chat_id, methods)
             if len(replies) >= cursor + n:
                 self._reply_cursors[key] = cursor + n
                 return replies[cursor : cursor + n]
@@ -719,7 +545,7 @@ class FakeBotAPI:
     ) -> list[dict[str, Any]]:
         """Return all not-yet-consumed replies to ``chat_id`` without waiting."""
         key = _norm_chat(chat_id)
-        replies = self.replies_to(key, methods)
+        replies = self.replies_to(chat_id, methods)
         cursor = self._reply_cursors.get(key, 0)
         self._reply_cursors[key] = len(replies)
         return replies[cursor:]
@@ -732,7 +558,7 @@ class FakeBotAPI:
         methods = list(methods)
         cursor = self._reply_cursors.get(key, 0)
         await asyncio.sleep(within)
-        extra = self.replies_to(key, methods)[cursor:]
+        extra = self.replies_to(chat_id, methods)[cursor:]
         if extra:
             raise AssertionError(
                 f"expected no new replies to chat {key}, got {len(extra)}:\n"
@@ -747,27 +573,6 @@ class FakeBotAPI:
             lines.append(f"rejected ({len(self.rejected)}):")
             lines += ["  " + self._describe_record(rec) for rec in self.rejected]
         return "\n".join(lines)
-
-    def clear(self) -> None:
-        """Forget recorded calls (sent, rejected, calls, stats, answers, uploads, cursors)."""
-        self.sent.clear()
-        self.rejected.clear()
-        self.calls.clear()
-        self.stats.clear()
-        self.callback_answers.clear()
-        self.uploads.clear()
-        self.unknown_methods.clear()
-        self._reply_cursors.clear()
-
-    def message(self, chat_id: int | str, message_id: int) -> dict[str, Any] | None:
-        """Current state of a stored message (after edits), or None."""
-        found = self._messages.get((_norm_chat(chat_id), int(message_id)))
-        return copy.deepcopy(found) if found else None
-
-    @property
-    def pending_updates(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [copy.deepcopy(entry["update"]) for entry in self._queue]
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -811,29 +616,12 @@ class FakeBotAPI:
             self._notify_sent()
         return web.json_response({"ok": True, "result": result})
 
-    async def _handle_file(self, request: web.Request) -> web.Response:
-        file_path = request.match_info["file_path"]
-        for info in self._files.values():
-            if info["file_path"] == file_path:
-                mime = info.get("mime_type") or "application/octet-stream"
-                return web.Response(body=info["data"], content_type=mime)
-        return web.json_response(
-            {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
-        )
-
     @staticmethod
     async def _read_params(
         request: web.Request,
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         params: dict[str, Any] = {}
         files: dict[str, dict[str, Any]] = {}
-        for key, value in request.query.items():
-            params[key] = _decode_value(key, value)
-        if request.content_type == "application/json":
-            body = await request.read()
-            if body.strip():
-                params.update(json.loads(body))
-            return params, files
         form = await request.post()
         for key, value in form.items():
             if isinstance(value, web.FileField):
@@ -850,49 +638,29 @@ class FakeBotAPI:
         return params, files
 
     def _take_fault(self, method: str) -> None:
-        with self._lock:
-            queue = self._faults.get(method.lower())
-            if not queue:
-                return
-            fault = queue[0]
-            fault[3] -= 1
-            if fault[3] <= 0:
-                queue.popleft()
+        queue = self._faults.get(method.lower())
+        if not queue:
+            return
+        fault = queue[0]
+        fault[3] -= 1
+        if fault[3] <= 0:
+            queue.popleft()
         raise _ApiError(fault[0], fault[1], fault[2])
 
     # ------------------------------------------------------------------ notifications
 
-    def _in_loop(self, fn: Callable[[], None]) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            fn()
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop or not loop.is_running():
-            fn()
-        else:
-            loop.call_soon_threadsafe(fn)
-
     def _wake_pollers(self) -> None:
-        def wake() -> None:
-            self._updates_event.set()
-            self._updates_event = asyncio.Event()
-
-        self._in_loop(wake)
+        self._updates_event.set()
+        self._updates_event = asyncio.Event()
 
     def _notify_sent(self) -> None:
         self._sent_event.set()
         self._sent_event = asyncio.Event()
 
-    async def _wait_sent_change(self, timeout: float) -> None:
+    async def _wait_sent_change(self, seconds: float) -> None:
         event = self._sent_event
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
 
     # ------------------------------------------------------------------ update queue
 
@@ -903,27 +671,25 @@ class FakeBotAPI:
             self._callback_queries.setdefault(
                 str(callback["id"]), {"answered": False, "update_id": update["update_id"]}
             )
-        with self._lock:
-            self._queue.append({"update": update, "forced": forced})
-            self._queue.sort(key=lambda entry: entry["update"]["update_id"])
+        self._queue.append({"update": update, "forced": forced})
+        self._queue.sort(key=lambda entry: entry["update"]["update_id"])
         self._wake_pollers()
 
     def _take_updates(self, offset: int, limit: int) -> list[dict[str, Any]]:
-        with self._lock:
-            if offset > 0:
-                self._queue = [
-                    e for e in self._queue if e["update"]["update_id"] >= offset or e["forced"]
-                ]
-            elif offset < 0:
-                self._queue = self._queue[offset:]
-            if self._allowed_updates is not None:
-                self._queue = [
-                    e for e in self._queue if _update_type(e["update"]) in self._allowed_updates
-                ]
-            batch = self._queue[:limit]
-            for entry in batch:
-                entry["forced"] = False
-            return [copy.deepcopy(entry["update"]) for entry in batch]
+        if offset > 0:
+            self._queue = [
+                e for e in self._queue if e["update"]["update_id"] >= offset or e["forced"]
+            ]
+        elif offset < 0:
+            self._queue = self._queue[offset:]
+        if self._allowed_updates is not None:
+            self._queue = [
+                e for e in self._queue if _update_type(e["update"]) in self._allowed_updates
+            ]
+        batch = self._queue[:limit]
+        for entry in batch:
+            entry["forced"] = False
+        return [copy.deepcopy(entry["update"]) for entry in batch]
 
     async def _m_get_updates(self, params: dict[str, Any], *_: Any) -> list[dict[str, Any]]:
         offset = _as_int(params.get("offset"), 0)
@@ -942,10 +708,8 @@ class FakeBotAPI:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return []
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
 
     # ------------------------------------------------------------------ object builders
 
@@ -978,7 +742,9 @@ class FakeBotAPI:
         }
 
     @staticmethod
-    def _make_chat(chat_id: int | str, chat_type: str, user: dict[str, Any] | None = None):
+    def _make_chat(
+        chat_id: int | str, chat_type: str, user: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
         if chat_type == "private":
             chat["first_name"] = (user or {}).get("first_name", "Test")
@@ -1109,7 +875,6 @@ class FakeBotAPI:
             "data": data,
             "file_name": file_name,
             "mime_type": mime_type,
-            "file_path": f"{kind}s/{file_id}" + (f"_{file_name}" if file_name else ""),
         }
         return file_id, unique
 
@@ -1134,36 +899,22 @@ class FakeBotAPI:
         if chat_id in self.blocked_chats or str(chat_id) in {str(c) for c in self.blocked_chats}:
             raise _ApiError(403, "Forbidden: bot was blocked by the user")
 
-    def _check_rate_limit(self) -> None:
-        rate = self.rate_limit_per_second
-        if not rate:
-            return
-        window, allowed = (1.0, max(1, int(rate))) if rate >= 1 else (1.0 / rate, 1)
-        now = time.monotonic()
-        while self._send_times and now - self._send_times[0] >= window:
-            self._send_times.popleft()
-        if len(self._send_times) >= allowed:
-            self.stats["rate_limited"] += 1
-            raise _ApiError(
-                429, "Too Many Requests: retry after 1", {"retry_after": 1}
-            )
-        self._send_times.append(now)
-
-    def _check_text(self, text: Any, parse_mode: Any, *, caption: bool = False) -> None:
-        if not self.validate:
-            return
+    @staticmethod
+    def _check_text(text: Any, parse_mode: Any, *, caption: bool = False) -> None:
+        if parse_mode:  # the bot sends plain text; entity parsing is not emulated
+            raise _bad(f"parse_mode {parse_mode!r} is not supported by the fake Bot API")
         if text is None or (not caption and not str(text).strip()):
             if not caption:
                 raise _bad("message text is empty")
             return
-        visible = _visible_text(str(text), parse_mode if isinstance(parse_mode, str) else None)
-        if caption and len(visible) > _MAX_CAPTION:
+        if caption and len(str(text)) > _MAX_CAPTION:
             raise _bad("message caption is too long")
-        if not caption and len(visible) > _MAX_TEXT:
+        if not caption and len(str(text)) > _MAX_TEXT:
             raise _bad("message is too long")
 
-    def _check_markup(self, markup: Any) -> None:
-        if not self.validate or markup is None:
+    @staticmethod
+    def _check_markup(markup: Any) -> None:
+        if markup is None:
             return
         if not isinstance(markup, dict):
             raise _bad("can't parse reply keyboard markup JSON object")
@@ -1184,49 +935,7 @@ class FakeBotAPI:
                 if data is not None and not 1 <= len(str(data).encode()) <= 64:
                     raise _bad("BUTTON_DATA_INVALID")
 
-    def _stored_for_edit(self, params: dict[str, Any]) -> dict[str, Any] | None:
-        """The stored message an edit refers to; None for inline messages."""
-        if params.get("inline_message_id"):
-            return None
-        chat_id = self._require_chat(params)
-        message_id = _as_int(params.get("message_id"), 0)
-        if message_id <= 0:
-            raise _bad("message identifier is not specified")
-        stored = self._messages.get((chat_id, message_id))
-        if stored is None:
-            if self.validate:
-                raise _bad("message to edit not found")
-            stored = self._bot_message_skeleton(chat_id, message_id)
-            self._messages[(chat_id, message_id)] = stored
-        elif self.validate and stored.get("from", {}).get("id") != self.bot_user["id"]:
-            raise _bad("message can't be edited")
-        return stored
-
-    def _apply_edit(
-        self, stored: dict[str, Any], changes: dict[str, Any], markup: Any
-    ) -> dict[str, Any]:
-        new_markup = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
-        unchanged = all(stored.get(k) == v for k, v in changes.items()) and (
-            stored.get("reply_markup") == new_markup
-        )
-        if self.validate and unchanged:
-            raise _bad(
-                "message is not modified: specified new message content and reply markup "
-                "are exactly the same as a current content and reply markup of the message"
-            )
-        stored.update(changes)
-        if new_markup is None:
-            stored.pop("reply_markup", None)
-        else:
-            stored["reply_markup"] = new_markup
-        stored["edit_date"] = int(time.time())
-        return copy.deepcopy(stored)
-
     # ------------------------------------------------------------------ API methods
-
-    @staticmethod
-    def _m_true(*_: Any) -> bool:
-        return True
 
     def _m_get_me(self, *_: Any) -> dict[str, Any]:
         return {
@@ -1239,76 +948,28 @@ class FakeBotAPI:
         }
 
     def _m_delete_webhook(self, params: dict[str, Any], *_: Any) -> bool:
-        self.webhook_url = ""
         if params.get("drop_pending_updates") is True:
-            with self._lock:
-                self._queue.clear()
+            self._queue.clear()
         return True
-
-    def _m_set_webhook(self, params: dict[str, Any], *_: Any) -> bool:
-        self.webhook_url = str(params.get("url") or "")
-        return True
-
-    def _m_get_webhook_info(self, *_: Any) -> dict[str, Any]:
-        with self._lock:
-            pending = len(self._queue)
-        return {"url": self.webhook_url, "has_custom_certificate": False,
-                "pending_update_count": pending}
 
     def _m_send_message(self, params: dict[str, Any], *_: Any) -> dict[str, Any]:
         chat_id = self._require_chat(params)
-        self._check_rate_limit()
         self._check_blocked(chat_id)
         text = params.get("text")
         self._check_text(text, params.get("parse_mode"))
         self._check_markup(params.get("reply_markup"))
         return self._new_bot_message(params, {"text": "" if text is None else str(text)})
 
-    def _m_edit_message_text(self, params: dict[str, Any], *_: Any) -> dict[str, Any] | bool:
-        text = params.get("text")
-        self._check_text(text, params.get("parse_mode"))
-        self._check_markup(params.get("reply_markup"))
-        stored = self._stored_for_edit(params)
-        if stored is None:
-            return True
-        return self._apply_edit(stored, {"text": str(text)}, params.get("reply_markup"))
-
-    def _m_edit_message_reply_markup(
-        self, params: dict[str, Any], *_: Any
-    ) -> dict[str, Any] | bool:
-        self._check_markup(params.get("reply_markup"))
-        stored = self._stored_for_edit(params)
-        if stored is None:
-            return True
-        return self._apply_edit(stored, {}, params.get("reply_markup"))
-
-    def _m_edit_message_caption(self, params: dict[str, Any], *_: Any) -> dict[str, Any] | bool:
-        caption = params.get("caption")
-        self._check_text(caption, params.get("parse_mode"), caption=True)
-        self._check_markup(params.get("reply_markup"))
-        stored = self._stored_for_edit(params)
-        if stored is None:
-            return True
-        return self._apply_edit(stored, {"caption": caption}, params.get("reply_markup"))
-
-    def _m_delete_message(self, params: dict[str, Any], *_: Any) -> bool:
-        chat_id = self._require_chat(params)
-        key = (chat_id, _as_int(params.get("message_id"), 0))
-        if self._messages.pop(key, None) is None and self.validate:
-            raise _bad("message to delete not found")
-        return True
-
     def _m_answer_callback_query(self, params: dict[str, Any], *_: Any) -> bool:
         query_id = str(params.get("callback_query_id") or "")
         known = self._callback_queries.get(query_id)
-        if self.validate and (known is None or known["answered"]):
+        if known is None or known["answered"]:
             raise _bad("query is too old and response timeout expired or query ID is invalid")
-        if known is not None:
-            known["answered"] = True
+        known["answered"] = True
         self.callback_answers.append(
             {
                 "callback_query_id": query_id,
-                "update_id": known["update_id"] if known else None,
+                "update_id": known["update_id"],
                 "text": params.get("text"),
                 "show_alert": bool(params.get("show_alert", False)),
                 "url": params.get("url"),
@@ -1321,41 +982,21 @@ class FakeBotAPI:
         commands = params.get("commands")
         if not isinstance(commands, list):
             raise _bad("parameter \"commands\" is required")
-        if self.validate:
-            if len(commands) > 100:
-                raise _bad("too many commands")
-            for cmd in commands:
-                if not isinstance(cmd, dict) or not _COMMAND_RE.match(str(cmd.get("command"))):
-                    raise _bad("BOT_COMMAND_INVALID")
-                if not 1 <= len(str(cmd.get("description") or "")) <= 256:
-                    raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
+        if len(commands) > 100:
+            raise _bad("too many commands")
+        for cmd in commands:
+            if not isinstance(cmd, dict) or not _COMMAND_RE.match(str(cmd.get("command"))):
+                raise _bad("BOT_COMMAND_INVALID")
+            if not 1 <= len(str(cmd.get("description") or "")) <= 256:
+                raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
         language = str(params.get("language_code") or "")
-        scope = params.get("scope")
-        scope_type = scope.get("type", "default") if isinstance(scope, dict) else "default"
         self.commands[language] = copy.deepcopy(commands)
-        self.commands_by_scope[(scope_type, language)] = copy.deepcopy(commands)
-        return True
-
-    def _m_get_my_commands(self, params: dict[str, Any], *_: Any) -> list[dict[str, Any]]:
-        language = str(params.get("language_code") or "")
-        scope = params.get("scope")
-        scope_type = scope.get("type", "default") if isinstance(scope, dict) else "default"
-        return copy.deepcopy(self.commands_by_scope.get((scope_type, language), []))
-
-    def _m_delete_my_commands(self, params: dict[str, Any], *_: Any) -> bool:
-        language = str(params.get("language_code") or "")
-        scope = params.get("scope")
-        scope_type = scope.get("type", "default") if isinstance(scope, dict) else "default"
-        self.commands_by_scope.pop((scope_type, language), None)
-        self.commands.pop(language, None)
         return True
 
     def _media_from_param(
         self, kind: str, value: Any, record: dict[str, Any], default_mime: str
     ) -> dict[str, Any]:
         """Register an uploaded file (or resolve a file_id / URL) and return its info."""
-        if isinstance(value, str) and value.startswith("attach://"):
-            value = record["files"].get(value[len("attach://"):], value)
         if isinstance(value, dict) and "data" in value:  # multipart upload
             mime = value.get("content_type") or default_mime
             file_id, unique = self._new_file(kind, value["data"], value.get("filename"), mime)
@@ -1379,7 +1020,9 @@ class FakeBotAPI:
         self._check_text(caption, params.get("parse_mode"), caption=True)
         return {"caption": str(caption)} if caption else {}
 
-    def _m_send_document(self, params: dict[str, Any], _files: Any, record: dict[str, Any]):
+    def _m_send_document(
+        self, params: dict[str, Any], _files: Any, record: dict[str, Any]
+    ) -> dict[str, Any]:
         chat_id = self._require_chat(params)
         self._check_blocked(chat_id)
         content = self._caption_content(params)
@@ -1395,7 +1038,9 @@ class FakeBotAPI:
         }
         return self._new_bot_message(params, content)
 
-    def _m_send_photo(self, params: dict[str, Any], _files: Any, record: dict[str, Any]):
+    def _m_send_photo(
+        self, params: dict[str, Any], _files: Any, record: dict[str, Any]
+    ) -> dict[str, Any]:
         chat_id = self._require_chat(params)
         self._check_blocked(chat_id)
         content = self._caption_content(params)
@@ -1417,38 +1062,13 @@ class FakeBotAPI:
             raise _bad("wrong latitude or longitude")  # nan fails these comparisons too
         return self._new_bot_message(params, {"location": {"latitude": lat, "longitude": lon}})
 
-    def _m_send_contact(self, params: dict[str, Any], *_: Any) -> dict[str, Any]:
-        chat_id = self._require_chat(params)
-        self._check_blocked(chat_id)
-        contact = {"phone_number": str(params.get("phone_number") or ""),
-                   "first_name": str(params.get("first_name") or "")}
-        if not contact["phone_number"] or not contact["first_name"]:
-            raise _bad("phone_number and first_name are required")
-        if params.get("last_name"):
-            contact["last_name"] = str(params["last_name"])
-        return self._new_bot_message(params, {"contact": contact})
-
-    def _m_send_chat_action(self, params: dict[str, Any], *_: Any) -> bool:
-        chat_id = self._require_chat(params)
-        self._check_blocked(chat_id)
-        if self.validate and params.get("action") not in _CHAT_ACTIONS:
-            raise _bad("wrong parameter action in request")
-        return True
-
-    def _m_get_file(self, params: dict[str, Any], *_: Any) -> dict[str, Any]:
-        info = self._files.get(str(params.get("file_id") or ""))
-        if info is None:
-            raise _bad("invalid file_id")
-        return {"file_id": info["file_id"], "file_unique_id": info["file_unique_id"],
-                "file_size": len(info["data"]), "file_path": info["file_path"]}
-
     # ------------------------------------------------------------------ formatting
 
     @staticmethod
     def _describe_record(rec: dict[str, Any]) -> str:
         params = rec.get("params", {})
         parts = [rec["method"], f"chat={rec.get('chat_id')}"]
-        for key in ("text", "caption", "message_id", "callback_query_id", "action"):
+        for key in ("text", "caption", "callback_query_id"):
             if key in params:
                 value = params[key]
                 if isinstance(value, str) and len(value) > 120:
