@@ -1,32 +1,110 @@
-"""The command line as a user runs it: python bot.py ..."""
+"""The command line as a user runs it: python bot.py ...
+
+Most tests call bot.main(argv) in this process, set up as the process would be (no TELEGRAM_* or
+BOT_* variables, BOT_DB under tmp_path, cwd the project root, its own stdin), which is much faster
+than a new interpreter per call. The console chat tests still start `python bot.py` for real: they
+prove the entry point works, and run_console takes sys.stdin/sys.stdout as default arguments bound
+when channels.console is first imported, which neither capsys nor a patched sys.stdin can reach.
+"""
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+import bot
+from core.settings import Settings
+from knowledge.base import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(args, *, stdin="", env=None, tmp_path=None):
+@dataclass(frozen=True)
+class Result:
+    """What a run of the command line left: exit code and output (as subprocess.run gives)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Run(Protocol):
+    def __call__(self, args: list[str], *, stdin: str = "",
+                 env: dict[str, str] | None = None) -> Result: ...
+
+
+@contextmanager
+def logging_restored() -> Iterator[None]:
+    """bot.main() calls setup_logging, which replaces the root logger's handlers (pytest's
+    capture handlers among them) and sets logger levels: put all of that back afterwards."""
+    manager = logging.Logger.manager
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: lg.level for name, lg in manager.loggerDict.items()
+              if isinstance(lg, logging.Logger)}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, lg in list(manager.loggerDict.items()):
+            if isinstance(lg, logging.Logger):
+                lg.setLevel(levels.get(name, logging.NOTSET))
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> Run:
+    """`run(args)` is `python bot.py *args` in this process."""
+    monkeypatch.chdir(ROOT)
+
+    def invoke(args: list[str], *, stdin: str = "", env: dict[str, str] | None = None) -> Result:
+        for name in list(os.environ):
+            if name.startswith(("TELEGRAM_", "BOT_")):
+                monkeypatch.delenv(name)
+        monkeypatch.setenv("BOT_DB", str(tmp_path / "cli.sqlite3"))
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()  # only this run's output
+        with logging_restored():
+            try:
+                code = bot.main(list(args))
+            except SystemExit as exc:  # argparse errors, --help
+                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return invoke
+
+
+def run_process(args: list[str], *, stdin: str = "", tmp_path: Path) -> Result:
+    """`python bot.py *args` as a real process."""
     e = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-    if tmp_path is not None:
-        e["BOT_DB"] = str(tmp_path / "cli.sqlite3")
-    e.update(env or {})
-    return subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], input=stdin,
-                          capture_output=True, text=True, env=e, cwd=ROOT, timeout=60)
+    e["BOT_DB"] = str(tmp_path / "cli.sqlite3")
+    r = subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], input=stdin,
+                       capture_output=True, text=True, env=e, cwd=ROOT, timeout=60)
+    return Result(r.returncode, r.stdout, r.stderr)
 
 
-def test_ask_prints_one_answer(kb):
+def test_ask_prints_one_answer(run: Run, kb: KnowledgeBase) -> None:
     r = run(["ask", "结婚登记要带什么材料"])
     assert r.returncode == 0
     assert r.stdout.strip() == kb.entries["marriage.documents"].a_zh
 
 
-def test_ask_json_lines_and_language(kb):
+def test_ask_json_lines_and_language(run: Run, kb: KnowledgeBase) -> None:
     r = run(["ask", "--json", "-"], stdin="结婚登记要带什么材料\n今天股票涨不涨\n\n"
                                             "is registering a marriage free\n")
     rows = [json.loads(line) for line in r.stdout.splitlines()]
@@ -41,8 +119,8 @@ def test_ask_json_lines_and_language(kb):
     assert json.loads(forced.stdout)["answer"] == kb.entries["marriage.documents"].a_en
 
 
-def test_console_chat_with_piped_stdin_numbers_as_buttons(tmp_path):
-    r = run(["chat"], stdin="1\n1\n/lang\n2\n今天天气\n", tmp_path=tmp_path)
+def test_console_chat_with_piped_stdin_numbers_as_buttons(tmp_path: Path) -> None:
+    r = run_process(["chat"], stdin="1\n1\n/lang\n2\n今天天气\n", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "[1] 婚姻登记" in out          # the menu, as numbered choices
@@ -51,18 +129,18 @@ def test_console_chat_with_piped_stdin_numbers_as_buttons(tmp_path):
     assert "12345" in out
 
 
-def test_no_token_runs_console(tmp_path):
-    r = run([], stdin="/help\n", tmp_path=tmp_path)
+def test_no_token_runs_console(tmp_path: Path) -> None:
+    r = run_process([], stdin="/help\n", tmp_path=tmp_path)
     assert r.returncode == 0 and "/lang" in r.stdout
 
 
-def test_kb_check_passes_on_shipped_knowledge():
+def test_kb_check_passes_on_shipped_knowledge(run: Run) -> None:
     r = run(["kb", "check"])
     assert r.returncode == 0, r.stdout
     assert "0 error(s)" in r.stdout
 
 
-def test_kb_check_fails_on_broken_copy(tmp_path):
+def test_kb_check_fails_on_broken_copy(run: Run, tmp_path: Path) -> None:
     copy = tmp_path / "knowledge"
     shutil.copytree(ROOT / "knowledge", copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     bad = copy / "entries" / "zz_bad.yaml"
@@ -76,31 +154,32 @@ def test_kb_check_fails_on_broken_copy(tmp_path):
         assert needle in r.stdout, needle
 
 
-def test_users_cli_promote_and_demote(tmp_path):
+def test_users_cli_promote_and_demote(run: Run, tmp_path: Path) -> None:
     import asyncio
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from storage.db import open_database
     from storage.users import UserRepo
 
-    async def seed():
+    async def seed() -> None:
         conn = await open_database(tmp_path / "cli.sqlite3")
-        await UserRepo(conn).touch("telegram", "55", "zh", datetime.now(timezone.utc),
+        await UserRepo(conn).touch("telegram", "55", "zh", datetime.now(UTC),
                                    is_admin=False)
         await conn.close()
 
     asyncio.run(seed())
-    r = run(["users", "promote", "55", "township", "雨花区/某街道"], tmp_path=tmp_path)
+    r = run(["users", "promote", "55", "township", "雨花区/某街道"])
     assert r.returncode == 0 and "长沙市/雨花区/某街道" in r.stdout, r.stderr
-    listed = run(["users", "list"], tmp_path=tmp_path)
+    listed = run(["users", "list"])
     assert "telegram:55\tcadre" in listed.stdout
-    bad = run(["users", "promote", "55", "district", "不存在区"], tmp_path=tmp_path)
+    bad = run(["users", "promote", "55", "district", "不存在区"])
     assert bad.returncode == 2
-    r = run(["users", "demote", "55"], tmp_path=tmp_path)
+    r = run(["users", "demote", "55"])
     assert "1 area(s) removed" in r.stdout
 
 
-def test_directory_import_and_volunteers_export(tmp_path, test_kb_dir, settings):
+def test_directory_import_and_volunteers_export(run: Run, tmp_path: Path, test_kb_dir: Path,
+                                                 settings: Settings) -> None:
     """A clerk's GB18030 spreadsheet goes in; a district's sign-ups come out as CSV and XLSX."""
     import asyncio
     import csv
@@ -119,10 +198,10 @@ def test_directory_import_and_volunteers_export(tmp_path, test_kb_dir, settings)
                       "红星村日间照料中心,养老,红星村,,28.13,113.03\n"
                       "坏行,不存在的类型,红星村,,,\n".encode("gb18030"))
     env = {"BOT_KNOWLEDGE_DIR": str(kb_dir)}
-    r = run(["directory", "import", str(sheet)], env=env, tmp_path=tmp_path)
+    r = run(["directory", "import", str(sheet)], env=env)
     assert r.returncode == 0, r.stderr
     assert "1 imported" in r.stdout and "row 3" in r.stdout and "GB18030" in r.stdout
-    assert run(["kb", "check"], env=env, tmp_path=tmp_path).returncode == 0
+    assert run(["kb", "check"], env=env).returncode == 0
     points = KnowledgeBase.load(kb_dir).directory.points
     assert any(p.name_zh == "红星村日间照料中心" and p.lat == 28.13 for p in points.values())
 
@@ -135,45 +214,43 @@ def test_directory_import_and_volunteers_export(tmp_path, test_kb_dir, settings)
     asyncio.run(fill())
     out = tmp_path / "yuhua.csv"
     r = run(["volunteers", "export", "--area", "雨花区", "--format", "csv", "-o", str(out)],
-            env=env, tmp_path=tmp_path)
+            env=env)
     assert r.returncode == 0, r.stderr
     table = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
     assert table[0][0] == "报名编号" and [row[4] for row in table[1:]] == ["甲"]
     out = tmp_path / "all.xlsx"
     r = run(["volunteers", "export", "--area", "all", "--format", "xlsx", "--lang", "en", "-o",
-             str(out)], env=env, tmp_path=tmp_path)
+             str(out)], env=env)
     rows = list(load_workbook(out).active.iter_rows(values_only=True))
     assert rows[0][0] == "Reference" and sorted(r[4] for r in rows[1:]) == ["乙", "甲"]
-    r = run(["volunteers", "export", "--area", "北京市", "-o", str(out)], env=env,
-            tmp_path=tmp_path)
+    r = run(["volunteers", "export", "--area", "北京市", "-o", str(out)], env=env)
     assert r.returncode == 2 and "error" in r.stderr
 
 
-def test_reminders_and_invites_from_the_command_line(tmp_path):
-    r = run(["reminders", "list"], tmp_path=tmp_path)
+def test_reminders_and_invites_from_the_command_line(run: Run) -> None:
+    r = run(["reminders", "list"])
     assert r.returncode == 0 and all(f"#{i}" in r.stdout for i in (1, 2, 3))  # the defaults
-    r = run(["reminders", "add-special", "2027-04-15", "春季专项督查", "--scope", "雨花区"],
-            tmp_path=tmp_path)
+    r = run(["reminders", "add-special", "2027-04-15", "春季专项督查", "--scope", "雨花区"])
     assert r.returncode == 0 and "added #4" in r.stdout
-    r = run(["reminders", "add", "township", "0 9 1 * *", "月度台账"], tmp_path=tmp_path)
+    r = run(["reminders", "add", "township", "0 9 1 * *", "月度台账"])
     assert "added #5" in r.stdout
-    r = run(["reminders", "add", "township", "* * * * *", "太频繁"], tmp_path=tmp_path)
+    r = run(["reminders", "add", "township", "* * * * *", "太频繁"])
     assert r.returncode == 2 and "hour" in r.stderr
-    r = run(["reminders", "leads", "1", "month_start,14d"], tmp_path=tmp_path)
+    r = run(["reminders", "leads", "1", "month_start,14d"])
     assert "changed" in r.stdout
-    r = run(["reminders", "off", "4"], tmp_path=tmp_path)
+    r = run(["reminders", "off", "4"])
     assert "#4 off" in r.stdout
-    r = run(["reminders", "show", "1"], tmp_path=tmp_path)
+    r = run(["reminders", "show", "1"])
     assert "month_start, 14d" in r.stdout
-    listed = run(["reminders", "list"], tmp_path=tmp_path).stdout
+    listed = run(["reminders", "list"]).stdout
     assert "春季专项督查" in listed and "长沙市/雨花区" in listed
-    r = run(["users", "invite", "township", "岳麓区/望月湖街道"], tmp_path=tmp_path)
+    r = run(["users", "invite", "township", "岳麓区/望月湖街道"])
     code = r.stdout.split("\t")[0]
     assert r.returncode == 0 and len(code) == 9 and "/cadre" in r.stdout
-    assert run(["users", "invite", "district", "北京"], tmp_path=tmp_path).returncode == 2
+    assert run(["users", "invite", "district", "北京"]).returncode == 2
 
 
-def test_disclosure_village_import(tmp_path, kb):
+def test_disclosure_village_import(run: Run, tmp_path: Path, kb: KnowledgeBase) -> None:
     kb_dir = tmp_path / "knowledge"
     shutil.copytree(ROOT / "knowledge", kb_dir,
                     ignore=shutil.ignore_patterns("__pycache__", "*_imported.yaml"))
@@ -181,10 +258,10 @@ def test_disclosure_village_import(tmp_path, kb):
     sheet.write_bytes("村名,区县,乡镇,每月公布财务,公开栏位置\n石坝村,岳麓区,莲花镇,是,村部门口\n"
                       "红星村,雨花区,,否,\n无区村,,,否,\n".encode("gb18030"))
     env = {"BOT_KNOWLEDGE_DIR": str(kb_dir)}
-    r = run(["disclosure", "import", str(sheet)], env=env, tmp_path=tmp_path)
+    r = run(["disclosure", "import", str(sheet)], env=env)
     assert r.returncode == 0, r.stderr
     assert "1 imported" in r.stdout and "row 3" in r.stdout and "row 4" in r.stdout
-    assert run(["kb", "check"], env=env, tmp_path=tmp_path).returncode == 0
+    assert run(["kb", "check"], env=env).returncode == 0
     from knowledge.base import KnowledgeBase
 
     book = KnowledgeBase.load(kb_dir).villages
