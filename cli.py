@@ -7,6 +7,7 @@ work with the same services the chat uses.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -23,8 +24,16 @@ from knowledge.villages_import import import_villages
 from schedules.rules import RuleError
 from services import exports
 from services import reminders as rem
-from services.roles import (RoleError, find_target, grant, invite, level_for_depth, parse_area,
-                            revoke, set_area)
+from services.roles import (
+    RoleError,
+    find_target,
+    grant,
+    invite,
+    level_for_depth,
+    parse_area,
+    revoke,
+    set_area,
+)
 from services.visibility import teams_in
 
 
@@ -144,7 +153,7 @@ async def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> int:
         signups = await a.volunteers.of_teams(team_ids)
         with i18n.use(args.lang):
             content = exports.build(args.format, directory, signups, settings.tz)
-    Path(args.output).write_bytes(content)
+    await asyncio.to_thread(Path(args.output).write_bytes, content)
     print(f"{len(signups)} sign-up(s) written to {args.output}")
     return 0
 

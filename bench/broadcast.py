@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ from tests.fake_bot_api import FakeBotAPI  # noqa: E402
 
 TITLE = "督查提醒压力测试"
 TOKEN = "123456:BENCH-token-abcdefghijklmnopqrstuvwxyz"
-START = datetime(2027, 3, 2, 1, 0, tzinfo=timezone.utc)  # 09:00 in Changsha, no other rule due
+START = datetime(2027, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Changsha, no other rule due
 
 
 async def add_cadres(assistant, n: int) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +31,12 @@ from schedules import charts  # noqa: E402
 from schedules.disclosure import DisclosureWatch, monthly_counts, statuses  # noqa: E402
 from schedules.kinds import Plan  # noqa: E402
 from schedules.rules import Instant  # noqa: E402
-from storage.reminder_types import DisclosureCheck, Rule, RuleKind  # noqa: E402
 from storage.db import open_database  # noqa: E402
 from storage.disclosures import DisclosureRepo  # noqa: E402
+from storage.reminder_types import DisclosureCheck, Rule, RuleKind  # noqa: E402
 from storage.users import UserRepo  # noqa: E402
 
-NOW = datetime(2027, 6, 10, 1, 0, tzinfo=timezone.utc)  # 09:00 in Changsha
+NOW = datetime(2027, 6, 10, 1, 0, tzinfo=UTC)  # 09:00 in Changsha
 
 
 def synthetic(kb: KnowledgeBase, n: int) -> DisclosureBook:

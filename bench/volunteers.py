@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ async def bench_writes(path: Path, n: int, journal: str) -> float:
         async with db.read() as conn:  # outside a transaction: journal_mode cannot change inside
             await (await conn.execute(f"PRAGMA journal_mode={journal}")).close()
         users, repo = UserRepo(db), VolunteerRepo(db)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         ids = []
         for i in range(n):
             user = await users.touch("bench", str(i), None, now, is_admin=False)

@@ -5,17 +5,34 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
-                      KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler,
-                          ContextTypes, Defaults, MessageHandler, filters)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
 
+from channels.pacing import Pacer
 from core import i18n
 from core.i18n import _
 from core.messages import Contact, DeliveryError, Incoming, Reply, User
-from channels.pacing import Pacer
 from core.settings import Settings
 from handlers.assistant import Assistant
 

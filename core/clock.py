@@ -1,7 +1,7 @@
 """A replaceable clock: production uses the system time, tests pass a fixed or stepping one."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -13,7 +13,7 @@ class SystemClock:
     """Aware UTC time from the system."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FixedClock:

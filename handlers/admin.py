@@ -23,7 +23,6 @@ async def on_whoami(app: App, ctx: Context) -> list[Reply]:
 
 async def on_promote(app: App, ctx: Context) -> list[Reply]:
     """/promote <user id> <level> <area path>"""
-
     if ctx.user.role != "admin":
         return refuse()
     args = command_args(ctx)
@@ -41,7 +40,6 @@ async def on_promote(app: App, ctx: Context) -> list[Reply]:
 
 async def on_demote(app: App, ctx: Context) -> list[Reply]:
     """/demote <user id>: takes back all the user's cadre areas."""
-
     if ctx.user.role != "admin":
         return refuse()
     args = command_args(ctx)

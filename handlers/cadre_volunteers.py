@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core import i18n
+from core.callbacks import CallbackData
 from core.i18n import _
 from core.messages import Button, Document, Reply
-from core.callbacks import CallbackData
 from handlers.context import App, Context, stale_button
 from handlers.router import Feature, on_button
 from services import exports

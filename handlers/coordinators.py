@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import logging
-
-from core import i18n
-from core.i18n import _
-from core.messages import Reply
 from collections.abc import Callable
 
+from core import i18n
 from core.areas import LEVELS, AreaPath
+from core.i18n import _
+from core.messages import Reply
 from handlers.context import App
 from knowledge.directory import Team
 from services.visibility import team_visible
@@ -71,7 +70,6 @@ async def tell_new_signup(app: App, team: Team, signup: Signup) -> None:
 
 async def tell_withdrawal(app: App, team: Team, signup: Signup) -> None:
     """The volunteer left the team: their data is gone, the coordinator should know."""
-
     def build() -> list[Reply]:
         return [Reply(_("Volunteer {ref} ({name}) has withdrawn from {team}; their details "
                         "were deleted.").format(ref=signup.ref, name=signup.name,

@@ -122,7 +122,6 @@ async def lookup(app: App, ctx: Context, village: Village) -> list[Reply]:
 
 async def start_lookup(app: App, ctx: Context) -> list[Reply]:
     """From a question ("红星村下次什么时候公开") or /disclosure [village]."""
-
     text = " ".join(command_args(ctx)) if (ctx.msg.text or "").startswith("/") else (
         ctx.msg.text or "")
     return await _resolve(app, ctx, text, "lookup")
@@ -183,7 +182,6 @@ async def _subscribe(app: App, ctx: Context, village: Village) -> list[Reply]:
 
 async def on_subscribe(app: App, ctx: Context) -> list[Reply]:
     """/subscribe [village]."""
-
     return await _resolve(app, ctx, " ".join(command_args(ctx)), "subscribe")
 
 

@@ -172,7 +172,6 @@ async def on_period_button(app: App, ctx: Context, button: Period) -> list[Reply
 
 
 async def on_skip_photo(app: App, ctx: Context, button: SkipPhoto) -> list[Reply]:
-
     data = await _state(app, ctx, "photo")
     if data is None:
         return await stale_button(app, ctx)
@@ -201,10 +200,11 @@ async def on_dialog(app: App, ctx: Context) -> list[Reply]:
         data["summary"] = summary
         await app.dialogs.set(ctx.user.id, FLOW, "confirm", data, app.clock.now())
         return [_summary(app, data)]
-    prompts: dict[str, Callable[[], Reply]] = {"items": lambda: ask_items(app, app.kb.villages.villages[
-        data["village"]], list(data["items"])),
-        "period": lambda: ask_period(app.clock.now().astimezone(
-            app.settings.tz).date()),
+    village = app.kb.villages.villages[data["village"]]
+    today = app.clock.now().astimezone(app.settings.tz).date()
+    prompts: dict[str, Callable[[], Reply]] = {
+        "items": lambda: ask_items(app, village, list(data["items"])),
+        "period": lambda: ask_period(today),
         "photo": ask_photo,
         "summary": lambda: Reply(_("One line: what was published? (at most 200 characters)")),
         "confirm": lambda: _summary(app, data)}
@@ -225,7 +225,6 @@ def _summary(app: App, data: DisclosureDraft) -> Reply:
 
 async def on_confirm(app: App, ctx: Context, button: ConfirmRecord) -> list[Reply]:
     """Store the record (a correction supersedes the earlier one), tell subscribers."""
-
     data = await _state(app, ctx, "confirm")
     if data is None:
         return await stale_button(app, ctx)

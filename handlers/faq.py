@@ -93,7 +93,6 @@ def related_buttons(kb: KnowledgeBase, entry: Entry) -> tuple[tuple[Button, ...]
 
 
 def fallback_reply(kb: KnowledgeBase) -> Reply:
-
     return Reply(_("Sorry, I can't answer that one. I can help with marriage and divorce "
                    "registration, village-affairs disclosure, community services and "
                    "volunteering. For anything else, call the 12345 government service "
@@ -190,7 +189,6 @@ async def on_place_button(app: App, ctx: Context, data: PlaceButton) -> list[Rep
 
 async def on_cancel(app: App, ctx: Context) -> list[Reply]:
     """Leave whatever flow the user is in."""
-
     had = ctx.dialog is not None
     await app.dialogs.clear(ctx.user.id)
     if not had:

@@ -9,7 +9,6 @@ from handlers.router import Feature
 
 async def on_unsupported(app: App, ctx: Context) -> list[Reply]:
     """Anything that is not text or a button. Nothing is stored from it."""
-
     if ctx.msg.location is not None:
         text = _("Thanks for the location. I can't search services by location yet; please "
                  "type your district or community name instead.")

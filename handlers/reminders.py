@@ -84,7 +84,6 @@ async def on_snooze(app: App, ctx: Context, data: ReminderSnooze) -> list[Reply]
 # --- administrators -----------------------------------------------------------------------
 async def on_reminders(app: App, ctx: Context) -> list[Reply]:
     """/reminders [id]: every rule with its status, or one rule with every recipient."""
-
     if ctx.user.role != "admin":
         return refuse()
     service = app.reminders

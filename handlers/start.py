@@ -6,8 +6,17 @@ from core.callbacks import CallbackData
 from core.i18n import _
 from core.messages import Button, Reply
 from handlers import volunteers
-from handlers.context import (HELP_TOPIC, App, Context, Menu, Topic, back_to_menu,
-                              command_args, main_menu, stale_button)
+from handlers.context import (
+    HELP_TOPIC,
+    App,
+    Context,
+    Menu,
+    Topic,
+    back_to_menu,
+    command_args,
+    main_menu,
+    stale_button,
+)
 from handlers.faq import EntryButton
 from handlers.router import Feature, on_button
 

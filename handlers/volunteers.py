@@ -14,10 +14,24 @@ from core.messages import Reply
 from handlers import coordinators, faq
 from handlers.context import App, Context, FlowStart, command_args, stale_button
 from handlers.router import Feature, on_button
-from handlers.volunteer_steps import (Availability, ConfirmSignup, Consent, JoinTeam, QuitFlow,
-                                      StartSignup, TeamPage, VolunteerDraft, ask_consent,
-                                      ask_name, ask_phone, ask_when, check_name, normalise_phone,
-                                      summary, team_chooser)
+from handlers.volunteer_steps import (
+    Availability,
+    ConfirmSignup,
+    Consent,
+    JoinTeam,
+    QuitFlow,
+    StartSignup,
+    TeamPage,
+    VolunteerDraft,
+    ask_consent,
+    ask_name,
+    ask_phone,
+    ask_when,
+    check_name,
+    normalise_phone,
+    summary,
+    team_chooser,
+)
 from storage.volunteers import SLOTS, Full, NewSignup
 
 log = logging.getLogger(__name__)
@@ -64,7 +78,6 @@ async def begin_team(app: App, ctx: Context, team_id: str) -> list[Reply]:
 
 async def on_volunteer(app: App, ctx: Context) -> list[Reply]:
     """/volunteer [words]: list teams (or search them)."""
-
     return await start(app, ctx, " ".join(command_args(ctx))[:100])
 
 
@@ -176,7 +189,6 @@ def _expect(ctx: Context, step: str) -> VolunteerDraft | None:
 
 
 async def _step_over(app: App, ctx: Context) -> list[Reply]:
-
     if ctx.dialog is not None and ctx.dialog.flow == FLOW:
         return [Reply(_("That button belongs to another step. Please continue below, or send "
                         "/cancel."))] + await _reprompt(app, ctx)

@@ -5,20 +5,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import yaml
-
 from knowledge.directory import Directory
-from knowledge.villages import DisclosureBook
-from knowledge.villages import load as load_villages
+from knowledge.files import read_yaml
 from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
 from knowledge.text import Synonyms, guess_language
+from knowledge.villages import DisclosureBook
+from knowledge.villages import load as load_villages
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
 TOPICS = ("marriage", "divorce", "certificate", "disclosure", "inspection", "community",
           "volunteer", "hotline", "bot", "out_of_scope")
 PLACE_KINDS = ("district", "community", "any")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -69,11 +67,6 @@ class MenuTopic:
     actions: tuple[tuple[str, str, str], ...] = ()  # (button payload, label zh, label en)
 
 
-def read_yaml(path: Path) -> object:
-    with path.open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_Loader)
-
-
 def entry_from_data(raw: dict, file: str) -> Entry:
     def strings(key: str) -> tuple[str, ...]:
         return tuple(str(x) for x in (raw.get(key) or ()))
@@ -119,7 +112,6 @@ class KnowledgeBase:
         book, new_places = load_villages(directory / "disclosure", gazetteer.places, read_yaml)
         if new_places:  # villages not in places.yaml are recognised in questions too
             gazetteer = Gazetteer([*gazetteer.places.values(), *new_places])
-            book, _none = load_villages(directory / "disclosure", gazetteer.places, read_yaml)
         synonyms = Synonyms.from_data(read_yaml(directory / "synonyms.yaml"))  # type: ignore[arg-type]
         menu_data = read_yaml(directory / "menu.yaml") or {}
         menu = [MenuTopic(t["id"], t["title_zh"], t["title_en"],

@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 
 from knowledge import directory as directory_check
-from knowledge.base import PLACE_KINDS, TOPICS, KnowledgeBase, entry_from_data, read_yaml
+from knowledge.base import PLACE_KINDS, TOPICS, KnowledgeBase, entry_from_data
+from knowledge.files import read_yaml
 from knowledge.text import normalise
 
 MIN_ZH = 5

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.areas import PlaceArea
+from knowledge.files import read_yaml
 from knowledge.places import Gazetteer, Place
 from knowledge.text import normalise
 
@@ -137,9 +138,7 @@ class Directory:
 
     @classmethod
     def load(cls, folder: Path, gazetteer: Gazetteer) -> Directory:
-        from knowledge.base import read_yaml as reader
-
-        types_data = reader(folder / "types.yaml") if (folder / "types.yaml").exists() else {}
+        types_data = read_yaml(folder / "types.yaml") if (folder / "types.yaml").exists() else {}
         types = [ServiceType(str(t["id"]), str(t["name_zh"]), str(t["name_en"]),
                              tuple(str(k) for k in t.get("keywords") or ()))
                  for t in (types_data or {}).get("types") or ()]
@@ -148,10 +147,10 @@ class Directory:
         points: list[ServicePoint] = []
         teams: list[Team] = []
         for path in sorted(folder.glob("services*.yaml")):
-            for raw in (reader(path) or {}).get("services") or ():
+            for raw in (read_yaml(path) or {}).get("services") or ():
                 points.append(point_from_data(raw, path.name))
         for path in sorted(folder.glob("teams*.yaml")):
-            for raw in (reader(path) or {}).get("teams") or ():
+            for raw in (read_yaml(path) or {}).get("teams") or ():
                 teams.append(team_from_data(raw, path.name))
         for kind, items in (("service", points), ("team", teams)):
             for item in items:
@@ -176,9 +175,7 @@ class Directory:
         for p in self.points.values():
             if type_id and p.type != type_id:
                 continue
-            if place.kind == "city":
-                out.append(p)
-            elif place.kind == "community" and p.community == place.id:
+            if place.kind == "city" or place.kind == "community" and p.community == place.id:
                 out.append(p)
             elif place.kind == "district":
                 district = self.district_of(p.community, p.district)
@@ -240,11 +237,10 @@ class Directory:
                 team.name_zh, team.name_en, team.description_zh, team.description_en,
                 community.name_zh if community else "", community.name_en if community else "",
                 district.name_zh if district else "", district.name_en if district else ""))))
-            if places and (team.community in places or (district and district.id in places)):
-                out.append(team)
-            elif stype is not None and team.service_type == stype.id:
-                out.append(team)
-            elif words and all(w in hay for w in words):
+            in_place = bool(places) and (team.community in places
+                                         or (district is not None and district.id in places))
+            of_type = stype is not None and team.service_type == stype.id
+            if in_place or of_type or (words and all(w in hay for w in words)):
                 out.append(team)
         return out
 

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.base import KnowledgeBase, read_yaml
+from knowledge.base import KnowledgeBase
 from knowledge.directory import ID_SHAPE, LAT_RANGE, LON_RANGE, in_changsha
 from knowledge.directory import check as check_directory
+from knowledge.files import read_yaml
 from knowledge.places import Gazetteer, Place
 from knowledge.text import normalise
 

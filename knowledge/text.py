@@ -12,12 +12,11 @@ _KEEP = re.compile(r"[^\u3400-\u9fffa-z0-9 ]+")
 _WORD = re.compile(r"[a-z0-9]+")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff0-9]+")
 
-EN_STOP = frozenset(
+EN_STOP = frozenset((  # noqa: SIM905 - one string reads and edits better than 90 quoted words
     "a an the is are was were be been am do does did i me my we our us you your he she they "
     "it its to of in on at for with about and or if can could should would will shall may "
     "might please tell know want need there this that these those what which who whom how "
-    "when where why any some get got just also so as by from into than then".split()
-)
+    "when where why any some get got just also so as by from into than then").split())
 NGRAM_WEIGHTS = ((1, 0.3), (2, 1.0))  # Chinese character n-grams and their weights (tuned)
 # Particles and fillers that carry no meaning in a question.
 ZH_FILLERS = ("请问一下", "请问", "问一下", "问问", "我想知道", "想知道", "我想问",
@@ -61,7 +60,7 @@ def zh_strip(text: str) -> str:
     return text
 
 
-def features(text: str, synonyms: "Synonyms") -> Counter[str]:
+def features(text: str, synonyms: Synonyms) -> Counter[str]:
     """Weighted sparse features: Chinese char n-grams (NGRAM_WEIGHTS), English words, 3-grams."""
     norm = synonyms.apply_zh(normalise(text))
     feats: Counter[str] = Counter()

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.base import KnowledgeBase, read_yaml
-from knowledge.importer import (MAX_LEN, CsvImportError, ImportReport, _atomic_write, _decode,
-                                _records, _squash)
+from knowledge.base import KnowledgeBase
+from knowledge.files import read_yaml
+from knowledge.importer import (
+    MAX_LEN,
+    CsvImportError,
+    ImportReport,
+    _atomic_write,
+    _decode,
+    _records,
+    _squash,
+)
 
 OUT = "villages_imported.yaml"
 FIELDS = ("id", "name_zh", "name_en", "district", "township", "monthly_finance", "noticeboard")

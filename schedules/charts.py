@@ -27,7 +27,8 @@ def last_months(today: date, n: int) -> list[str]:
 
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    from matplotlib import font_manager
+    # matplotlib takes about a second to import: only the chart needs it, not start-up.
+    from matplotlib import font_manager  # noqa: PLC0415
 
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in _CJK_FONTS if n in names), None)
@@ -35,10 +36,10 @@ def cjk_font() -> str | None:
 
 def render(counts: dict[str, Counter[str]], title: str, labels: dict[str, str]) -> bytes:
     """A stacked bar per month. `labels` are used when a CJK font exists, else English."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 - see cjk_font: import cost paid by the chart only
 
     matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     font = cjk_font()
     ascii_only = font is None and any(ord(c) > 127 for c in title + "".join(labels.values()))

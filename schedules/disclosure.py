@@ -11,14 +11,30 @@ from zoneinfo import ZoneInfo
 
 from core.areas import LEVELS, AreaPath, PlaceArea
 from knowledge.base import KnowledgeBase
-from knowledge.villages import (DisclosureBook, DRule, Village, bounds, covers, due_date,
-                                period_of, periods_between, shift)
+from knowledge.villages import (
+    DisclosureBook,
+    DRule,
+    Village,
+    bounds,
+    covers,
+    due_date,
+    period_of,
+    periods_between,
+    shift,
+)
 from schedules.kinds import Plan
 from schedules.rules import Instant
 from storage.disclosures import DisclosureRepo, Record
-from storage.reminder_types import (DeliveryKind, DisclosureCheck, DisclosureDueBody,
-                                    DisclosureOverdueBody, DisclosureSummaryBody, MessageKind,
-                                    Rule, RuleKind)
+from storage.reminder_types import (
+    DeliveryKind,
+    DisclosureCheck,
+    DisclosureDueBody,
+    DisclosureOverdueBody,
+    DisclosureSummaryBody,
+    MessageKind,
+    Rule,
+    RuleKind,
+)
 from storage.reminders import Delivery, Owed
 from storage.users import CadreArea, UserRepo
 

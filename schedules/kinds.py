@@ -17,8 +17,16 @@ from typing import Protocol
 
 from core.areas import LEVELS, AreaPath
 from schedules.rules import Instant
-from storage.reminder_types import (DeliveryKind, EscalationBody, EscalationItem, MessageKind,
-                                    Rule, RuleKind, Special, SpecialCheckBody)
+from storage.reminder_types import (
+    DeliveryKind,
+    EscalationBody,
+    EscalationItem,
+    MessageKind,
+    Rule,
+    RuleKind,
+    Special,
+    SpecialCheckBody,
+)
 from storage.reminders import Delivery, Owed, ReminderRepo
 from storage.users import CadreArea, UserRepo
 

@@ -11,9 +11,16 @@ from core.areas import level_name
 from core.callbacks import CallbackData
 from core.i18n import _, ngettext
 from core.messages import Button, Reply
-from storage.reminder_types import (BlockedBody, DisclosureDueBody, DisclosureOverdueBody,
-                                    DisclosureSummaryBody, EscalationBody, MessageKind, Rule,
-                                    SpecialCheckBody)
+from storage.reminder_types import (
+    BlockedBody,
+    DisclosureDueBody,
+    DisclosureOverdueBody,
+    DisclosureSummaryBody,
+    EscalationBody,
+    MessageKind,
+    Rule,
+    SpecialCheckBody,
+)
 from storage.reminders import Delivery
 from storage.users import UserRow
 

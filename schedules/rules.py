@@ -16,9 +16,15 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from core import hours
-
-from storage.reminder_types import (Custom, DisclosureCheck, Quarterly, Rule, Schedule, Special,
-                                    SpecialCheck)
+from storage.reminder_types import (
+    Custom,
+    DisclosureCheck,
+    Quarterly,
+    Rule,
+    Schedule,
+    Special,
+    SpecialCheck,
+)
 
 QUARTER_ENDS = ((3, 31), (6, 30), (9, 30), (12, 31))
 _LEAD = re.compile(r"^(?:month_start|(\d{1,3})d)$")

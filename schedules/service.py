@@ -16,14 +16,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.clock import Clock
+from core.hours import in_quiet, parse_quiet
 from core.outbox import Outbox, SendResult
 from core.settings import Settings
 from schedules import messages
 from schedules.kinds import Plan, ReminderKind
-from core.hours import in_quiet, parse_quiet
 from schedules.rules import instants
-from storage.reminder_types import (BlockedBody, DeliveryKind, DeliveryStatus, DisclosureCheck,
-                                    MessageKind, Quarterly, RuleKind, Schedule, SpecialCheck)
+from storage.reminder_types import (
+    BlockedBody,
+    DeliveryKind,
+    DeliveryStatus,
+    DisclosureCheck,
+    MessageKind,
+    Quarterly,
+    RuleKind,
+    Schedule,
+    SpecialCheck,
+)
 from storage.reminders import Delivery, ReminderRepo
 from storage.users import UserRepo
 

@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
@@ -14,7 +14,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 def ts(moment: datetime) -> str:
     """How times are stored: ISO 8601 in UTC, so that comparing the text compares the time."""
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -10,8 +10,17 @@ from typing import cast
 import aiosqlite
 
 from storage.db import Database, ts
-from storage.reminder_types import (Body, DeliveryKind, DeliveryStatus, MessageKind, Rule,
-                                    RuleKind, Schedule, schedule_from_json, schedule_to_json)
+from storage.reminder_types import (
+    Body,
+    DeliveryKind,
+    DeliveryStatus,
+    MessageKind,
+    Rule,
+    RuleKind,
+    Schedule,
+    schedule_from_json,
+    schedule_to_json,
+)
 
 
 @dataclass(frozen=True)

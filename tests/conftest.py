@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import shutil
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from core.messages import Contact, DeliveryError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,7 +34,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
+    return FixedClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -52,8 +55,6 @@ def button(user_id: str, payload: str, lang: str | None = "zh-hans", channel: st
 def test_kb_dir(tmp_path_factory) -> Path:
     """The real knowledge folder plus tests/data/directory (teams and points with coordinates
     in districts the seed does not fill), for directory and volunteer tests."""
-    import shutil
-
     target = tmp_path_factory.mktemp("kb") / "knowledge"
     shutil.copytree(ROOT / "knowledge", target,
                     ignore=shutil.ignore_patterns("__pycache__", "*.py", "*_imported.yaml"))
@@ -79,8 +80,6 @@ class RecordingNotifier:
         self.clock = clock
 
     async def notify(self, external_id: str, replies: list) -> None:
-        from core.messages import DeliveryError
-
         how = self.failing.get(external_id)
         if how is not None:
             raise DeliveryError(how, blocked=how == "blocked")
@@ -101,8 +100,6 @@ async def dassistant(settings, clock, dkb):
 
 
 def contact(user_id: str, phone: str, owner: str | None = None, lang: str | None = "zh-hans"):
-    from core.messages import Contact
-
     return Incoming(User("console", user_id, lang), user_id,
                     contact=Contact(phone, user_id if owner is None else owner))
 

@@ -8,6 +8,8 @@ when channels.console is first imported, which neither capsys nor a patched sys.
 """
 from __future__ import annotations
 
+import asyncio
+import csv
 import io
 import json
 import logging
@@ -18,14 +20,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import pytest
+from openpyxl import load_workbook
 
 import bot
+from app import open_assistant
 from core.settings import Settings
 from knowledge.base import KnowledgeBase
+from storage.db import open_database
+from storage.users import UserRepo
+from tests.test_volunteers import sign_up
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,12 +163,6 @@ def test_kb_check_fails_on_broken_copy(run: Run, tmp_path: Path) -> None:
 
 
 def test_users_cli_promote_and_demote(run: Run, tmp_path: Path) -> None:
-    import asyncio
-    from datetime import UTC, datetime
-
-    from storage.db import open_database
-    from storage.users import UserRepo
-
     async def seed() -> None:
         conn = await open_database(tmp_path / "cli.sqlite3")
         await UserRepo(conn).touch("telegram", "55", "zh", datetime.now(UTC),
@@ -181,15 +183,7 @@ def test_users_cli_promote_and_demote(run: Run, tmp_path: Path) -> None:
 def test_directory_import_and_volunteers_export(run: Run, tmp_path: Path, test_kb_dir: Path,
                                                  settings: Settings) -> None:
     """A clerk's GB18030 spreadsheet goes in; a district's sign-ups come out as CSV and XLSX."""
-    import asyncio
-    import csv
-    import io
 
-    from openpyxl import load_workbook
-
-    from app import open_assistant
-    from knowledge.base import KnowledgeBase
-    from tests.test_volunteers import sign_up
 
     kb_dir = tmp_path / "knowledge"
     shutil.copytree(test_kb_dir, kb_dir)
@@ -262,7 +256,6 @@ def test_disclosure_village_import(run: Run, tmp_path: Path, kb: KnowledgeBase) 
     assert r.returncode == 0, r.stderr
     assert "1 imported" in r.stdout and "row 3" in r.stdout and "row 4" in r.stdout
     assert run(["kb", "check"], env=env).returncode == 0
-    from knowledge.base import KnowledgeBase
 
     book = KnowledgeBase.load(kb_dir).villages
     (village,) = [v for v in book.villages.values() if v.name("zh") == "石坝村"]

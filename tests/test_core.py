@@ -1,7 +1,13 @@
 """The channel-agnostic core through Assistant.handle, on a real SQLite file."""
 from __future__ import annotations
 
+import io
+from datetime import timedelta
+
 from app import open_assistant
+from channels.console import ConsoleNotifier
+from core.messages import Button, Incoming, Reply, User
+from core.settings import Settings
 from tests.conftest import ADMIN_ID, button, text
 
 
@@ -68,15 +74,12 @@ async def test_bad_input_gets_clear_answer(assistant):
                    "m:nope", "l:fr", "p:marriage.documents:yuelu"):
         r = await assistant.handle(button("1", forged))
         assert "失效" in r[0].text, forged
-    from core.messages import Incoming, User
     sticker = await assistant.handle(Incoming(User("console", "1", "zh"), "1", media="sticker"))
     assert "文字" in sticker[0].text
     assert (await assistant.users.get("console", "1")).role == "resident"
 
 
 async def test_repeated_update_is_answered_once(assistant):
-    from core.messages import Incoming, User
-
     msg = Incoming(User("telegram", "77", "zh"), "77", text="/start", update_id="500")
     assert await assistant.handle(msg)
     assert await assistant.handle(msg) == []
@@ -104,8 +107,6 @@ async def test_admin_makes_cadre_and_resident_is_refused(assistant):
 
 
 async def test_console_admin_via_channel_prefix(tmp_path, clock, kb):
-    from core.settings import Settings
-
     s = Settings(bot_db=tmp_path / "c.sqlite3", bot_admins=frozenset({"console:boss"}))
     async with open_assistant(s, clock, kb) as a:
         await a.handle(text("200", "/start"))
@@ -137,21 +138,12 @@ async def test_admin_commands_on_telegram_user(assistant):
 
 
 async def test_console_notifier_prints_buttons_as_numbers():
-    import io
-
-    from channels.console import ConsoleNotifier
-    from core.messages import Button, Reply
-
     out = io.StringIO()
     await ConsoleNotifier(out).notify("local", [Reply("提醒", buttons=((Button("好", "x:1"),),))])
     assert out.getvalue().splitlines() == ["提醒", "  [1] 好"]
 
 
 async def test_old_update_ids_are_pruned_at_start(settings, clock, kb):
-    from datetime import timedelta
-
-    from core.messages import Incoming, User
-
     msg = Incoming(User("telegram", "88", "zh"), "88", text="/start", update_id="777")
     async with open_assistant(settings, clock, kb) as a:
         assert await a.handle(msg)

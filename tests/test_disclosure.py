@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.messages import Incoming, User
-from services.roles import grant
 from knowledge.villages import bounds, due_date, shift
 from schedules.disclosure import next_due, statuses
+from services.roles import grant
 from storage.disclosures import Record
 from tests.conftest import RecordingNotifier, button, joined, payloads, text
 
@@ -18,7 +18,7 @@ SH = ZoneInfo("Asia/Shanghai")
 
 
 def rec(village: str, period: str, items: tuple[str, ...], day: date, rid: int = 1) -> Record:
-    at = datetime(day.year, day.month, day.day, 10, 0, tzinfo=SH).astimezone(timezone.utc)
+    at = datetime(day.year, day.month, day.day, 10, 0, tzinfo=SH).astimezone(UTC)
     return Record(rid, village, period, items, "x", None, 1, "t", at.isoformat(), None, None)
 
 

@@ -7,7 +7,7 @@ import re
 from babel.messages.pofile import read_po
 
 from core import i18n
-from tools.msgids import msgids
+from tools.msgids import msgids, plurals
 
 _PH = re.compile(r"\{(\w*)\}")
 
@@ -57,8 +57,6 @@ async def test_language_is_per_task_not_global():
 
 def test_plurals_are_real_plural_entries():
     """ngettext finds its translation (a plain entry per form would never be used)."""
-    from tools.msgids import plurals
-
     pairs = plurals()
     assert pairs
     for singular, plural in pairs.items():

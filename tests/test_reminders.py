@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from app import open_assistant
 from core.clock import FixedClock
-from services.roles import grant
 from services.reminders import add_custom, add_special, set_active
+from services.roles import grant
 from tests.conftest import RecordingNotifier, button, payloads, text
 
 SH = ZoneInfo("Asia/Shanghai")

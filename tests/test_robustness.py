@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core import i18n
 from core.messages import Incoming, User
 from services.roles import grant
 from tests.conftest import button, text
@@ -15,8 +16,6 @@ TEXTS = ("x" * 10_000, "😀😀😀", "Robert'); DROP TABLE volunteer_signups;-
 
 
 def test_the_apology_is_what_we_look_for():
-    from core import i18n
-
     for lang, word in (("zh", APOLOGY[0]), ("en", APOLOGY[1])):
         with i18n.use(lang):
             assert word in i18n._("Sorry, something went wrong on our side. Please try again "

@@ -1,7 +1,7 @@
 """When reminders fall due: quarter ends, leap days, cron rules, time zones, quiet hours."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -87,7 +87,7 @@ def test_cron_rule_monthly_and_its_escalations():
 def test_time_zone_with_daylight_saving_keeps_local_time():
     berlin = ZoneInfo("Europe/Berlin")
     got = instants(QUARTERLY, *year(berlin, 2027), berlin)
-    utc_hours = {i.send_at.astimezone(timezone.utc).hour for i in got}
+    utc_hours = {i.send_at.astimezone(UTC).hour for i in got}
     assert utc_hours == {7, 8}  # 09:00 local is 08:00 UTC in winter, 07:00 in summer
     assert all(i.send_at.astimezone(berlin).hour == 9 for i in got)
 

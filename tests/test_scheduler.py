@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from app import open_assistant
 from core.clock import SystemClock
-from services.roles import grant
-from services.reminders import add_custom, add_special, set_active
 from schedules.scheduler import ReminderScheduler
+from services.reminders import add_custom, add_special, set_active
+from services.roles import grant
 from tests.conftest import RecordingNotifier, text
 
 
@@ -48,7 +48,7 @@ async def test_a_reminder_fires_on_time_in_real_time(settings, kb):
         scheduler = ReminderScheduler(a.reminders, sweep_seconds=3600)
         await scheduler.start()
         try:
-            due = (datetime.now(timezone.utc) + timedelta(seconds=2)).astimezone(
+            due = (datetime.now(UTC) + timedelta(seconds=2)).astimezone(
                 settings.tz).replace(microsecond=0)
             await add_custom(a.reminders, kb.gazetteer, "district", "all",
                              due.strftime("%Y-%m-%dT%H:%M:%S"), "准时测试", by="test")
@@ -58,6 +58,6 @@ async def test_a_reminder_fires_on_time_in_real_time(settings, kb):
                 await asyncio.sleep(0.1)
             assert [r.text for _ext, replies in notes.sent for r in replies
                     if "准时测试" in r.text]
-            assert datetime.now(timezone.utc) >= due
+            assert datetime.now(UTC) >= due
         finally:
             await scheduler.stop()

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import asyncio
+from datetime import UTC, datetime, timedelta
 
 import aiosqlite
 import pytest
 
-from storage.db import Database, DatabaseTooNew, connect, migrations, open_database
+from storage.db import Database, DatabaseTooNew, connect, migrate, migrations, open_database
 from storage.dialogs import DialogRepo
 from storage.users import UserRepo
 
-NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 async def test_connect_sets_pragmas_and_migrates(tmp_path):
@@ -46,7 +47,6 @@ async def test_failed_migration_leaves_database_unchanged(tmp_path):
     migdir.mkdir()
     (migdir / "0001_a.sql").write_text("CREATE TABLE a (x INTEGER);")
     (migdir / "0002_b.sql").write_text("CREATE TABLE b (y INTEGER); INSERT INTO nope VALUES (1);")
-    from storage.db import migrate
 
     conn = await aiosqlite.connect(tmp_path / "m.sqlite3")
     with pytest.raises(aiosqlite.OperationalError):
@@ -112,8 +112,6 @@ async def test_sql_looking_text_is_stored_as_text(tmp_path):
 
 async def test_concurrent_messages_share_one_connection_safely(tmp_path):
     """Many tasks touching users and dialogs at once: no 'statements in progress' errors."""
-    import asyncio
-
     db = await open_database(tmp_path / "a.sqlite3")
     users, dialogs = UserRepo(db), DialogRepo(db)
 

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import os
+import signal
+import subprocess
+import sys
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -10,7 +15,11 @@ import pytest
 
 from app import open_assistant
 from channels.telegram import TelegramChannel, build_application
-from tests.conftest import ADMIN_ID
+from core.logs import RedactingFormatter
+from core.messages import Button, Reply
+from storage.db import open_database
+from storage.users import UserRepo
+from tests.conftest import ADMIN_ID, ROOT
 from tests.fake_bot_api import FakeBotAPI
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -207,9 +216,6 @@ async def test_api_errors_are_retried_and_bot_keeps_running(api, settings, clock
 
 async def test_token_never_logged(api, settings, clock, kb):
     """httpx logs request URLs, which hold the token: our formatter must hide it."""
-    import io
-
-    from core.logs import RedactingFormatter
 
     out = io.StringIO()
     handler = logging.StreamHandler(out)
@@ -234,17 +240,12 @@ async def test_token_never_logged(api, settings, clock, kb):
 
 async def test_bot_process_stops_cleanly_on_sigterm(api, tmp_path):
     """`python bot.py` with a token polls the fake; SIGTERM closes it with exit code 0."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
 
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url,
            "BOT_DB": str(tmp_path / "p.sqlite3")}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py")], env=env, cwd=ROOT,
-                            stderr=subprocess.PIPE, text=True)
+    # A real process, so that SIGTERM reaches a real bot; Popen returns at once.
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py")], env=env,  # noqa: ASYNC220
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         await api.wait_for(lambda _s: api.calls["getUpdates"] > 0, timeout=30)
         api.push_text(7, "结婚登记要带什么材料")
@@ -255,8 +256,6 @@ async def test_bot_process_stops_cleanly_on_sigterm(api, tmp_path):
         _out, err = await asyncio.get_running_loop().run_in_executor(None, proc.communicate)
     assert proc.returncode == 0, err
     assert TOKEN not in err and "database closed" in err
-    from storage.db import open_database
-    from storage.users import UserRepo
 
     db = await open_database(tmp_path / "p.sqlite3")  # not corrupt, the user is there
     assert await UserRepo(db).get("telegram", "7") is not None
@@ -264,8 +263,6 @@ async def test_bot_process_stops_cleanly_on_sigterm(api, tmp_path):
 
 
 async def test_notifier_sends_messages_the_bot_starts(api, settings, clock, kb):
-    from core.messages import Button, Reply
-
     async with running_bot(api, settings, clock, kb) as channel:
         await channel.notify("4242", [Reply("提醒：季度督查",
                                             buttons=((Button("OK", "menu:"),),))])

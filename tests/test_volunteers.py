@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 from app import open_assistant
 from core.logs import setup_logging
 from core.messages import Incoming, User
-from services.roles import grant
 from handlers.volunteer_steps import check_name, normalise_phone
+from services.roles import grant
 from tests.conftest import button, contact, joined, payloads, text
 
 PHONE = "13800138000"
