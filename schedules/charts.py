@@ -39,7 +39,7 @@ def render(counts: dict[str, Counter[str]], title: str, labels: dict[str, str]) 
     import matplotlib  # noqa: PLC0415 - see cjk_font: import cost paid by the chart only
 
     matplotlib.use("Agg")
-    from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415 - as above
 
     font = cjk_font()
     ascii_only = font is None and any(ord(c) > 127 for c in title + "".join(labels.values()))
