@@ -168,11 +168,11 @@ async def cmd_reminders(settings: Settings, args: argparse.Namespace) -> int:
                 for rule in await rem.rules(service):
                     print("\n".join(await rem.rule_lines(service, rule)))
             elif args.rem_cmd == "show":
-                rule = await rem.rule(service, args.id)
-                if rule is None:
+                found = await rem.rule(service, args.id)
+                if found is None:
                     print(f"error: no rule #{args.id}", file=sys.stderr)
                     return 2
-                print("\n".join(await rem.rule_detail(service, rule)))
+                print("\n".join(await rem.rule_detail(service, found)))
             elif args.rem_cmd == "add-special":
                 rule = await rem.add_special(service, gaz, args.date, args.scope, args.title,
                                              by="cli", leads=args.leads)
@@ -193,7 +193,7 @@ async def cmd_reminders(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _reminder_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _reminder_parser(sub: argparse._SubParsersAction) -> None:
     rem = sub.add_parser("reminders", help="inspection reminder rules")
     rsub = rem.add_subparsers(dest="rem_cmd", required=True)
     rsub.add_parser("list", help="every rule with its next reminder and latest status")

@@ -43,8 +43,8 @@ def main() -> int:
     build_ms = (time.perf_counter() - t0) * 1000
     questions = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))
     counts: dict[str, dict[str, int]] = {"in": {}, "out": {}, "en_in": {}}
-    timings = []
-    errors = []
+    timings: list[float] = []
+    errors: list[str] = []
     for _ in range(2):  # the first pass warms caches; timings come from the second
         timings.clear()
         errors.clear()

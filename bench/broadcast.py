@@ -27,6 +27,7 @@ from app import open_assistant  # noqa: E402
 from channels.telegram import TelegramChannel, build_application  # noqa: E402
 from core.clock import FixedClock  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from storage.reminder_types import Custom, RuleKind  # noqa: E402
 from tests.fake_bot_api import FakeBotAPI  # noqa: E402
 
 TITLE = "督查提醒压力测试"
@@ -77,9 +78,9 @@ async def main() -> None:
                 service = assistant.reminders
                 await service.start()
                 await add_cadres(assistant, args.cadres)
-                await service.repo.add_rule("custom", TITLE, ("township",), (),
-                                            {"once": START.isoformat()}, clock.now(), by="bench",
-                                            escalate=False)
+                await service.repo.add_rule(RuleKind.CUSTOM, TITLE, ("township",), (),
+                                            Custom(once=START.isoformat()), clock.now(),
+                                            by="bench", escalate=False)
                 clock.now = lambda: START + timedelta(seconds=1)  # type: ignore[method-assign]
                 before = len(api.sent)
                 t0 = time.perf_counter()

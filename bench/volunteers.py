@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +57,7 @@ def knowledge_with_test_teams(tmp: Path) -> Path:
 
 async def one_sign_up(api: FakeBotAPI, uid: int) -> None:
     """The whole conversation; each step waits for the bot's reply, like a person would."""
-    async def step(push, replies: int = 1) -> None:
+    async def step(push: Callable[[], object], replies: int = 1) -> None:
         push()
         await api.wait_replies(uid, replies, timeout=120)
 
@@ -63,7 +65,7 @@ async def one_sign_up(api: FakeBotAPI, uid: int) -> None:
     await step(lambda: api.push_text(uid, "张三"))
     await step(lambda: api.push_text(uid, f"139{uid:08d}"), 2)
     for data in ("va:weekend", "va:done", "vc:yes", f"vk:{TEAM}"):
-        await step(lambda data=data: api.push_callback(uid, data))
+        await step(functools.partial(api.push_callback, uid, data))
 
 
 async def bench_sign_ups(settings: Settings, kb: KnowledgeBase, users: int) -> tuple[float, int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -208,8 +209,8 @@ class TelegramChannel:
         parts = _chunks(reply.text)
         for i, part in enumerate(parts):
             markup = _markup(reply) if i == len(parts) - 1 else None
-            await self._retry(lambda part=part, markup=markup: bot.send_message(
-                chat_id, part, reply_markup=markup))
+            await self._retry(functools.partial(bot.send_message, chat_id, part,
+                                                reply_markup=markup))
 
     async def _retry(self, call: Callable[[], Awaitable[object]]) -> None:
         """Retry timeouts and network errors (5xx) with backoff. Flood waits are retried by

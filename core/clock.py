@@ -27,3 +27,7 @@ class FixedClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+    def set(self, moment: datetime) -> None:
+        """Move the clock to `moment` (forwards or back)."""
+        self._now = moment

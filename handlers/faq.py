@@ -140,8 +140,8 @@ async def on_text(app: App, ctx: Context) -> list[Reply]:
     if listed is not None:
         return listed
     entry = decision.entry
-    if decision.kind == "answer" and entry is not None and entry.flow in app.flows:
-        start = app.flows[entry.flow]
+    start = app.flows.get(entry.flow or "") if entry is not None else None
+    if decision.kind == "answer" and entry is not None and start is not None:
         first = [Reply(entry_text(app.kb, entry, None))] if start.show_answer else []
         return first + await start.handler(app, ctx)
     if decision.kind == "need_place" and decision.entry is not None:

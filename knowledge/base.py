@@ -106,19 +106,19 @@ class KnowledgeBase:
                    for raw in (read_yaml(path) or [])]
         places = read_yaml(directory / "places.yaml") or {}
         for path in sorted((directory / "directory").glob("communities*.yaml")):
-            extra = (read_yaml(path) or {}).get("communities") or []  # type: ignore[union-attr]
-            places["communities"] = [*(places.get("communities") or []), *extra]  # type: ignore[index, union-attr]
-        gazetteer = Gazetteer.from_data(places)  # type: ignore[arg-type]
+            extra = (read_yaml(path) or {}).get("communities") or []
+            places["communities"] = [*(places.get("communities") or []), *extra]
+        gazetteer = Gazetteer.from_data(places)
         book, new_places = load_villages(directory / "disclosure", gazetteer.places, read_yaml)
         if new_places:  # villages not in places.yaml are recognised in questions too
             gazetteer = Gazetteer([*gazetteer.places.values(), *new_places])
-        synonyms = Synonyms.from_data(read_yaml(directory / "synonyms.yaml"))  # type: ignore[arg-type]
+        synonyms = Synonyms.from_data(read_yaml(directory / "synonyms.yaml"))
         menu_data = read_yaml(directory / "menu.yaml") or {}
         menu = [MenuTopic(t["id"], t["title_zh"], t["title_en"],
                           tuple((i["entry"], i["zh"], i["en"]) for i in t.get("items") or ()),
                           tuple((a["button"], a["zh"], a["en"]) for a in t.get("actions") or ()))
-                for t in menu_data.get("topics", [])]  # type: ignore[union-attr]
-        ranking = {k: float(v) for k, v in (read_yaml(directory / "ranking.yaml") or {}).items()}  # type: ignore[union-attr]
+                for t in menu_data.get("topics", [])]
+        ranking = {k: float(v) for k, v in (read_yaml(directory / "ranking.yaml") or {}).items()}
         services = Directory.load(directory / "directory", gazetteer)
         return cls(entries, gazetteer, synonyms, menu, ranking, services, book)
 

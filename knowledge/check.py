@@ -115,7 +115,7 @@ def _check_villages(directory: Path, kb: KnowledgeBase) -> list[str]:
         out += [f"disclosure/rules.yaml: {rule.id}: unknown item {i!r}" for i in rule.items
                 if i not in book.items]
     for path in sorted((directory / "disclosure").glob("villages*.yaml")):
-        for raw in (read_yaml(path) or {}).get("villages") or ():  # type: ignore[union-attr]
+        for raw in (read_yaml(path) or {}).get("villages") or ():
             vid = str(raw.get("id", ""))
             if vid not in book.villages:
                 out.append(f"{path.name}: village {vid!r} is neither a place in places.yaml "

@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -136,12 +137,12 @@ class _Rows:
     def __init__(self, knowledge_dir: Path, kind: str, out_name: str, source: str) -> None:
         self.kind, self.source, self.seen = kind, source, dict[str, int]()  # id/name -> row
         folder = knowledge_dir / "directory"
-        places: dict = read_yaml(knowledge_dir / "places.yaml") or {}  # type: ignore[assignment]
+        places: dict = read_yaml(knowledge_dir / "places.yaml") or {}
         self.taken = {str(p["id"]): "places.yaml" for p in [
             places["city"], *(places.get("districts") or ()), *(places.get("communities") or ())]}
         for path in sorted(folder.glob("communities*.yaml")):
             if path.name != out_name:
-                extra = (read_yaml(path) or {}).get("communities") or []  # type: ignore[union-attr]
+                extra = (read_yaml(path) or {}).get("communities") or []
                 places["communities"] = [*(places.get("communities") or []), *extra]
                 self.taken.update({str(c["id"]): path.name for c in extra})
         self.gazetteer = Gazetteer.from_data(places)
@@ -149,8 +150,8 @@ class _Rows:
             self.taken = {str(raw.get("id", "")): path.name
                           for path in sorted(folder.glob(f"{kind}*.yaml"), reverse=True)
                           if path.name != out_name
-                          for raw in (read_yaml(path) or {}).get(kind) or ()}  # type: ignore[union-attr]
-        types = (read_yaml(folder / "types.yaml") or {}).get("types") or []  # type: ignore[union-attr]
+                          for raw in (read_yaml(path) or {}).get(kind) or ()}
+        types = (read_yaml(folder / "types.yaml") or {}).get("types") or []
         self.types = {_squash(str(word)): str(t["id"]) for t in reversed(types)
                       for word in (*(t.get("keywords") or ()), t["name_en"], t["name_zh"])}
         self.types.update({str(t["id"]): str(t["id"]) for t in types})
@@ -187,7 +188,8 @@ class _Rows:
             raise _Reject(f"id {given!r} is already used on row {self.seen[given]}")
         if given:
             self.seen[given] = number  # even if this row fails, a second one is a duplicate
-        out = {"id": given, "name_zh": cells["name_zh"], "name_en": cells.get("name_en", "")}
+        out: dict[str, Any] = {"id": given, "name_zh": cells["name_zh"],
+                               "name_en": cells.get("name_en", "")}
         getattr(self, self.kind)(cells, out)
         if not given:
             seed = "|".join((out["name_zh"], out.get("community", ""), out.get("district", "")))
@@ -204,7 +206,8 @@ class _Rows:
         for name in (out["name_zh"], out["name_en"], *out.get("aliases", ())):
             if self.kind == "communities" and _squash(name):
                 self.seen.setdefault(f"name:{_squash(name)}", number)
-        out.update(source=cells.get("source") or f"import: {self.source}", historical=False)
+        out["source"] = cells.get("source") or f"import: {self.source}"
+        out["historical"] = False
         return out
 
     def services(self, cells: dict[str, str], out: dict) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from knowledge.text import Synonyms, features, l2
@@ -22,7 +23,7 @@ class Ranker:
     ) -> None:
         self._synonyms = synonyms
         self._best_weight = best_weight
-        per_entry: dict[str, list[Counter[str]]] = {
+        per_entry: dict[str, list[dict[str, float]]] = {
             eid: [features(p, synonyms) for p in texts] for eid, texts in phrasings.items()
         }
         df: Counter[str] = Counter()
@@ -34,20 +35,21 @@ class Ranker:
         self._owner: list[str] = []
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         joined_postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for eid, feats_list in per_entry.items():
-            joined: Counter[str] = Counter()
-            for feats in feats_list:
+        for eid, phrasing_feats in per_entry.items():
+            joined: dict[str, float] = defaultdict(float)
+            for one in phrasing_feats:
                 idx = len(self._owner)
                 self._owner.append(eid)
-                for f, w in self._weigh(feats).items():
+                for f, w in self._weigh(one).items():
                     postings[f].append((idx, w))
-                joined.update(feats)
+                for f, c in one.items():
+                    joined[f] += c
             for f, w in self._weigh(joined).items():
                 joined_postings[f].append((eid, w))
         self._postings = dict(postings)
         self._joined = dict(joined_postings)
 
-    def _weigh(self, feats: Counter[str]) -> dict[str, float]:
+    def _weigh(self, feats: Mapping[str, float]) -> dict[str, float]:
         return l2({f: math.sqrt(c) * self._idf.get(f, self._default_idf)
                    for f, c in feats.items() if c > 0})
 

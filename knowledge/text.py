@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import Counter
+from collections import defaultdict
+from typing import Any
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[a-z]")
@@ -60,10 +61,10 @@ def zh_strip(text: str) -> str:
     return text
 
 
-def features(text: str, synonyms: Synonyms) -> Counter[str]:
+def features(text: str, synonyms: Synonyms) -> dict[str, float]:
     """Weighted sparse features: Chinese char n-grams (NGRAM_WEIGHTS), English words, 3-grams."""
     norm = synonyms.apply_zh(normalise(text))
-    feats: Counter[str] = Counter()
+    feats: dict[str, float] = defaultdict(float)
     for run in _CJK_RUN.findall(zh_strip(norm)):
         for n, weight in NGRAM_WEIGHTS:
             for i in range(len(run) - n + 1):
@@ -77,7 +78,7 @@ def features(text: str, synonyms: Synonyms) -> Counter[str]:
             feats["c:" + padded[i : i + 3]] += 0.25
     for a, b in zip(words, words[1:], strict=False):
         feats[f"b:{a}_{b}"] += 0.5
-    return feats
+    return dict(feats)
 
 
 class Synonyms:
@@ -92,7 +93,7 @@ class Synonyms:
         self._map = dict(zh)
 
     @classmethod
-    def from_data(cls, data: dict[str, dict[str, list[str]]]) -> Synonyms:
+    def from_data(cls, data: dict[str, Any]) -> Synonyms:
         zh: dict[str, str] = {}
         en: dict[str, str] = {}
         for canonical, variants in (data.get("zh") or {}).items():

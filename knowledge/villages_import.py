@@ -39,7 +39,8 @@ def import_villages(csv_path: Path, knowledge_dir: Path) -> ImportReport:
         raise CsvImportError(f"{csv_path.name} is empty: it needs a header row and data rows")
     (_, header), data = records[0], records[1:]
     lookup = {_squash(k): v for k, v in (*ALIASES.items(), *((f, f) for f in FIELDS))}
-    columns, ignored = {}, []
+    columns: dict[int, str] = {}
+    ignored: list[str] = []
     for i, name in enumerate(header):
         target = lookup.get(_squash(name))
         if target and target not in columns.values():

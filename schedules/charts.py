@@ -40,6 +40,7 @@ def render(counts: dict[str, Counter[str]], title: str, labels: dict[str, str]) 
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure  # noqa: PLC0415 - as above
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - as above
 
     font = cjk_font()
     ascii_only = font is None and any(ord(c) > 127 for c in title + "".join(labels.values()))
@@ -60,7 +61,7 @@ def render(counts: dict[str, Counter[str]], title: str, labels: dict[str, str]) 
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -61,6 +61,7 @@ def to_xlsx(table: list[list[str]]) -> bytes:
 
     wb = Workbook()
     ws = wb.active
+    assert ws is not None  # a new workbook has one sheet
     ws.title = _("Volunteers")[:31]
     ws.append(header())
     for row in table:

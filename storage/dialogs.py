@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,7 +32,7 @@ class DialogRepo:
         return DialogState(row["flow"], row["step"], json.loads(row["data"]))
 
     async def set(
-        self, user_id: int, flow: str, step: str, data: dict[str, object], now: datetime,
+        self, user_id: int, flow: str, step: str, data: Mapping[str, object], now: datetime,
         ttl: timedelta = timedelta(hours=24),
     ) -> None:
         async with self._db.transaction() as conn:

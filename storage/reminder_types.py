@@ -104,7 +104,8 @@ def schedule_from_json(kind: str, text: str) -> Schedule:
     cls = SCHEDULES[RuleKind(kind)]
     raw: dict[str, Any] = json.loads(text or "{}")
     names = {f.name for f in dataclasses.fields(cls)}
-    args = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in names}
+    args: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                            for k, v in raw.items() if k in names}
     return cls(**args)
 
 

@@ -195,7 +195,7 @@ class UserRepo:
             "SELECT action, level, area_path, by_label FROM role_changes "
             "WHERE user_id = ? ORDER BY id", (user_id,),
         ) as cur:
-            return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
+            return [tuple(r) for r in await cur.fetchall()]
 
 
 async def _areas(conn: aiosqlite.Connection, where: str,

@@ -94,8 +94,8 @@ class RecordingNotifier:
 async def dassistant(settings, clock, dkb):
     """An assistant over the test directory, its notifications recorded for channel console."""
     async with open_assistant(settings, clock, dkb) as a:
-        a.notes = RecordingNotifier(clock)
-        a.outbox.register("console", a.notes)
+        a.notes = RecordingNotifier(clock)  # type: ignore[attr-defined]  # for the tests
+        a.outbox.register("console", a.notes)  # type: ignore[attr-defined]
         yield a
 
 

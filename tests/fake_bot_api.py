@@ -182,7 +182,11 @@ class FakeBotAPI:
 
     bot_user: dict[str, Any] = BOT_USER
 
-    def __init__(self) -> None:
+    def __init__(self, *, rate_limit_per_second: float | None = None) -> None:
+        """`rate_limit_per_second`: answer sendMessage with 429 (retry_after 1) above that
+        rate, as Telegram does (counted in stats["rate_limited"]; the broadcast benchmark)."""
+        self.rate_limit_per_second = rate_limit_per_second
+        self._send_times: deque[float] = deque()
         self._host = "127.0.0.1"
         self._port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -895,6 +899,19 @@ class FakeBotAPI:
             raise _bad("chat_id is empty")
         return chat_id
 
+    def _check_rate_limit(self) -> None:
+        rate = self.rate_limit_per_second
+        if not rate:
+            return
+        window, allowed = (1.0, max(1, int(rate))) if rate >= 1 else (1.0 / rate, 1)
+        now = time.monotonic()
+        while self._send_times and now - self._send_times[0] >= window:
+            self._send_times.popleft()
+        if len(self._send_times) >= allowed:
+            self.stats["rate_limited"] += 1
+            raise _ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+        self._send_times.append(now)
+
     def _check_blocked(self, chat_id: int | str) -> None:
         if chat_id in self.blocked_chats or str(chat_id) in {str(c) for c in self.blocked_chats}:
             raise _ApiError(403, "Forbidden: bot was blocked by the user")
@@ -954,6 +971,7 @@ class FakeBotAPI:
 
     def _m_send_message(self, params: dict[str, Any], *_: Any) -> dict[str, Any]:
         chat_id = self._require_chat(params)
+        self._check_rate_limit()
         self._check_blocked(chat_id)
         text = params.get("text")
         self._check_text(text, params.get("parse_mode"))

@@ -216,7 +216,7 @@ def test_directory_import_and_volunteers_export(run: Run, tmp_path: Path, test_k
     r = run(["volunteers", "export", "--area", "all", "--format", "xlsx", "--lang", "en", "-o",
              str(out)], env=env)
     rows = list(load_workbook(out).active.iter_rows(values_only=True))
-    assert rows[0][0] == "Reference" and sorted(r[4] for r in rows[1:]) == ["乙", "甲"]
+    assert rows[0][0] == "Reference" and sorted(str(r[4]) for r in rows[1:]) == ["乙", "甲"]
     r = run(["volunteers", "export", "--area", "北京市", "-o", str(out)], env=env)
     assert r.returncode == 2 and "error" in r.stderr
 

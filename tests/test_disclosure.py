@@ -69,7 +69,7 @@ def test_a_year_of_statuses_for_monthly_and_quarterly_villages(dkb):
         ("finance_monthly", "2026-12", "open")]
 
 
-async def setup(a):  # type: ignore[no-untyped-def]
+async def setup(a):
     notes = RecordingNotifier(a.clock)
     a.outbox.register("console", notes)
     await a.reminders.start()
@@ -87,7 +87,7 @@ def photo(uid: str, file_id: str) -> Incoming:
 
 
 async def record(a, uid: str, items: tuple[str, ...], period_index: int, with_photo: bool,
-                 summary: str) -> list:  # type: ignore[no-untyped-def]
+                 summary: str) -> list:
     r = await a.handle(text(uid, "/disclose"))
     for item in items:
         r = await a.handle(button(uid, f"di:{item}"))
@@ -163,9 +163,8 @@ async def test_ambiguous_and_unknown_village_names(dassistant):
     assert "测试村" in r[0].text and "2026" in r[0].text
 
 
-def at(a, *args: int) -> None:  # type: ignore[no-untyped-def]
-    moment = datetime(*args, tzinfo=SH)
-    a.clock.now = lambda: moment
+def at(a, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> None:
+    a.clock.set(datetime(year, month, day, hour, minute, tzinfo=SH))
 
 
 async def test_overdue_reminder_then_escalation_then_quiet(dassistant):

@@ -45,10 +45,12 @@ def imports(path: Path) -> list[tuple[str, int, bool]]:
              for n in ast.walk(f)}
     out = []
     for node in ast.walk(tree):
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif node.module and node.level == 0:
             names = [f"{node.module}.{a.name}" for a in node.names]
         for name in names:
             target = resolve(name)

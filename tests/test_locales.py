@@ -20,7 +20,7 @@ def catalog(lang):
             if isinstance(m.id, tuple):
                 out[m.id[0]], out[m.id[1]] = m.string[0], m.string[-1]
             elif m.id:
-                out[m.id] = m.string
+                out[str(m.id)] = str(m.string)
     return out
 
 

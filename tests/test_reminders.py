@@ -16,7 +16,7 @@ CADRES = {"d1": ("district", "雨花区"), "t1": ("township", "雨花区/洞井�
           "t2": ("township", "岳麓区/望月湖街道"), "c1": ("city", "")}
 
 
-async def setup(a) -> RecordingNotifier:  # type: ignore[no-untyped-def]
+async def setup(a) -> RecordingNotifier:
     notes = RecordingNotifier(a.clock)
     a.outbox.register("console", notes)
     await a.reminders.start()
@@ -31,8 +31,8 @@ async def setup(a) -> RecordingNotifier:  # type: ignore[no-untyped-def]
     return notes
 
 
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)
+def sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SH)
 
 
 def got(notes: RecordingNotifier, uid: str) -> list[tuple[datetime, str, list[str]]]:
@@ -49,7 +49,7 @@ async def test_a_whole_year_of_quarterly_reminders(settings, kb):
         day = sh(2027, 1, 1, 9, 0)
         while day < sh(2028, 1, 1):
             for moment in (day, day.replace(hour=23)):  # 23:00 is in the quiet hours
-                clock.now = lambda m=moment: m  # type: ignore[method-assign]
+                clock.set(moment)
                 await a.reminders.tick()
             for _t, _body, buttons in got(notes, "t1")[acked:]:
                 acked += 1
@@ -85,13 +85,13 @@ async def test_quiet_hours_defer_to_the_morning(settings, kb):
         notes = await setup(a)
         await add_custom(a.reminders, kb.gazetteer, "district", "雨花区", "2027-01-05T23:30",
                          "夜间提醒", by="test")
-        clock.now = lambda: sh(2027, 1, 5, 23, 31)  # type: ignore[method-assign]
+        clock.set(sh(2027, 1, 5, 23, 31))
         report = await a.reminders.tick()
         assert report.quiet and report.planned == 1 and not notes.sent
-        clock.now = lambda: sh(2027, 1, 6, 7, 59)  # type: ignore[method-assign]
+        clock.set(sh(2027, 1, 6, 7, 59))
         await a.reminders.tick()
         assert not notes.sent
-        clock.now = lambda: sh(2027, 1, 6, 8, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 1, 6, 8, 0))
         assert (await a.reminders.tick()).sent == 1
         (msg,) = got(notes, "d1")
         assert msg[0] == sh(2027, 1, 6, 8, 0) and "夜间提醒" in msg[1]
@@ -107,7 +107,7 @@ async def test_exactly_once_across_ticks_and_restarts(settings, kb, caplog):
                          "停机测试", by="test")
         await a.reminders.tick()
     # the bot is down from 07:00 to 11:00 and restarts: the 09:00 reminder goes out once, late
-    clock.now = lambda: sh(2027, 1, 5, 11, 0)  # type: ignore[method-assign]
+    clock.set(sh(2027, 1, 5, 11, 0))
     async with open_assistant(settings, clock, kb) as a:
         notes = RecordingNotifier(clock)
         a.outbox.register("console", notes)
@@ -116,9 +116,9 @@ async def test_exactly_once_across_ticks_and_restarts(settings, kb, caplog):
         await a.reminders.tick()  # a second tick at the same moment
         (msg,) = got(notes, "d1")
         assert "补发测试" in msg[1] and ("late" in msg[1] or "补发" in msg[1] or "延迟" in msg[1])
-        clock.now = lambda: sh(2027, 1, 5, 23, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 1, 5, 23, 0))
         assert (await a.reminders.tick()).planned == 1  # planned in the quiet hours, not sent
-    clock.now = lambda: sh(2027, 1, 6, 8, 0)  # type: ignore[method-assign]
+    clock.set(sh(2027, 1, 6, 8, 0))
     async with open_assistant(settings, clock, kb) as a:  # restart between due and delivery
         notes = RecordingNotifier(clock)
         a.outbox.register("console", notes)
@@ -132,7 +132,7 @@ async def test_exactly_once_across_ticks_and_restarts(settings, kb, caplog):
     async with open_assistant(settings, clock, kb) as a:
         await add_custom(a.reminders, kb.gazetteer, "district", "all", "2027-01-07T09:00",
                          "过期测试", by="test")
-        clock.now = lambda: sh(2027, 1, 9, 10, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 1, 9, 10, 0))
         notes = RecordingNotifier(clock)
         a.outbox.register("console", notes)
         report = await a.reminders.tick()
@@ -144,7 +144,7 @@ async def test_snooze_done_remark_and_status(settings, kb):
     clock = FixedClock(sh(2027, 2, 28, 12, 0))
     async with open_assistant(settings, clock, kb) as a:
         notes = await setup(a)
-        clock.now = lambda: sh(2027, 3, 1, 9, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 3, 1, 9, 0))
         await a.reminders.tick()
         (first,) = got(notes, "t2")
         snooze = next(p for p in first[2] if p.startswith("rs:"))
@@ -153,7 +153,7 @@ async def test_snooze_done_remark_and_status(settings, kb):
         await a.handle(button("t2", snooze))  # twice the same day: still one
         r = await a.handle(button("t1", snooze))  # somebody else's button
         assert "rs:" not in payloads(r) and not r[0].text.startswith("I will")
-        clock.now = lambda: sh(2027, 3, 2, 9, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 3, 2, 9, 0))
         await a.reminders.tick()
         again = got(notes, "t2")[1:]
         assert len(again) == 1 and again[0][0] == sh(2027, 3, 2, 9, 0)
@@ -176,15 +176,15 @@ async def test_blocked_and_failing_recipients(settings, kb):
     async with open_assistant(settings, clock, kb) as a:
         notes = await setup(a)
         notes.failing = {"t2": "blocked", "d1": "failed"}
-        clock.now = lambda: sh(2027, 3, 1, 9, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 3, 1, 9, 0))
         report = await a.reminders.tick()
         assert report.blocked == 1 and report.failed == 1
         assert any("望月湖街道" in b for _t, b, _p in got(notes, "admin"))
         notes.failing = {"t2": "blocked"}
-        clock.now = lambda: sh(2027, 3, 1, 9, 3)  # type: ignore[method-assign]
+        clock.set(sh(2027, 3, 1, 9, 3))
         await a.reminders.tick()  # d1's retry is due after 2 minutes
         assert len(got(notes, "d1")) == 1
-        clock.now = lambda: sh(2027, 3, 24, 9, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 3, 24, 9, 0))
         await a.reminders.tick()
         assert len([b for _t, b, _p in got(notes, "admin") if "望月湖街道" in b]) == 1
         statuses = await a.reminders.repo.status_counts()
@@ -207,13 +207,13 @@ async def test_special_inspections_and_admin_commands(settings, kb):
         r = await a.handle(text("d1", "/special 2027-04-15 all x"))  # not an administrator
         assert "#" not in r[0].text
         await add_special(a.reminders, kb.gazetteer, "2027-05-20", "all", "第二次", by="test")
-        clock.now = lambda: sh(2027, 4, 8, 9, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 4, 8, 9, 0))
         await a.reminders.tick()
         assert any("春季" in b for _t, b, _p in got(notes, "d1"))  # 7 days before, in scope
         assert any("春季" in b for _t, b, _p in got(notes, "t1"))
         assert not any("春季" in b for _t, b, _p in got(notes, "t2"))  # 岳麓区: out of scope
         r = await a.handle(text("admin", "/reminder_off 4"))
-        clock.now = lambda: sh(2027, 4, 14, 9, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 4, 14, 9, 0))
         await a.reminders.tick()
         assert len([1 for _t, b, _p in got(notes, "d1") if "春季" in b]) == 1
         r = await a.handle(text("admin", "/reminder_leads 1 month_start"))
@@ -238,7 +238,7 @@ async def test_invites_make_cadres_once(settings, kb):
         assert (await a.users.get("console", "new2")).role == "resident"
         r = await a.handle(text("admin", "/invite village 雨花区/洞井街道/某社区"))
         late = next(w for w in r[0].text.split() if len(w) == 9 and w[4] == "-")
-        clock.now = lambda: sh(2027, 3, 9, 12, 0)  # type: ignore[method-assign]
+        clock.set(sh(2027, 3, 9, 12, 0))
         await a.handle(text("new3", f"/cadre {late}"))  # expired after 7 days
         assert (await a.users.get("console", "new3")).role == "resident"
         r = await a.handle(text("admin", "/setarea console:new1 district 岳麓区"))

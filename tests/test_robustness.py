@@ -22,12 +22,12 @@ def test_the_apology_is_what_we_look_for():
                                   "in a moment, or call the 12345 hotline.")
 
 
-def ok(replies) -> bool:  # type: ignore[no-untyped-def]
+def ok(replies) -> bool:
     return bool(replies) and all(r.text or r.image or r.document or r.photo for r in replies) \
         and not any(a in r.text for r in replies for a in APOLOGY)
 
 
-async def people(a) -> None:  # type: ignore[no-untyped-def]
+async def people(a) -> None:
     for uid in ("resident", "cadre", "admin"):
         await a.handle(text(uid, "/start"))
     cadre = await a.users.get("console", "cadre")

@@ -19,7 +19,7 @@ def year(tz: ZoneInfo, y: int) -> tuple[datetime, datetime]:
     return datetime(y, 1, 1, tzinfo=tz), datetime(y + 1, 1, 1, tzinfo=tz)
 
 
-def local(inst) -> str:  # type: ignore[no-untyped-def]
+def local(inst) -> str:
     return inst.send_at.astimezone(SH).strftime("%m-%d %H:%M")
 
 

@@ -22,7 +22,7 @@ async def api():
         yield fake
 
 
-async def cadres(api) -> None:  # type: ignore[no-untyped-def]
+async def cadres(api) -> None:
     await say(api, ADMIN, "/start")
     for uid, level, area in ((CADRE, "village", "岳麓区/望月湖街道/测试村"),
                              (OTHER, "village", "雨花区/某街道/红星村"),
@@ -65,15 +65,13 @@ async def test_record_with_photo_notify_and_ask(api, settings, clock, dkb):
 
 
 async def test_overdue_reminder_then_township_list(api, settings, clock, dkb):
-    moment = datetime(2026, 10, 20, 12, 0, tzinfo=SH)
-    clock.now = lambda: moment
+    clock.set(datetime(2026, 10, 20, 12, 0, tzinfo=SH))
     async with running_bot(api, settings, clock, dkb) as channel:
         await cadres(api)
         service = channel.assistant.reminders
         await service.start()
         for day in (1, 2, 7):
-            at = datetime(2026, 11, day, 9, 0, tzinfo=SH)
-            clock.now = lambda at=at: at
+            clock.set(datetime(2026, 11, day, 9, 0, tzinfo=SH))
             await service.tick()
         (r,) = await api.wait_replies(CADRE)
         assert "2026-10" in body(r) and "dv:t-monthly" in buttons(r)

@@ -24,9 +24,8 @@ async def api():
         yield fake
 
 
-def at(clock, *args: int) -> None:  # type: ignore[no-untyped-def]
-    moment = datetime(*args, tzinfo=SH)
-    clock.now = lambda: moment
+def at(clock, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> None:
+    clock.set(datetime(year, month, day, hour, minute, tzinfo=SH))
 
 
 async def cadres(api, channel, people: dict[int, tuple[str, str]]) -> None:

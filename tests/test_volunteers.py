@@ -222,7 +222,7 @@ async def test_cadres_see_only_their_area_and_export(dassistant):
             table = list(csv.reader(io.StringIO(doc.content.decode("utf-8-sig"))))
             return sorted(row[4] for row in table[1:])
         ws = load_workbook(io.BytesIO(doc.content)).active
-        return sorted(row[4] for row in ws.iter_rows(min_row=2, values_only=True))
+        return sorted(str(row[4]) for row in ws.iter_rows(min_row=2, values_only=True))
 
     assert await names("yuhua") == ["甲"]
     assert await names("yuelu") == ["乙"]

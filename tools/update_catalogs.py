@@ -30,7 +30,8 @@ def main() -> int:
         known: dict[str, object] = {}
         for m in old:
             if m.id:
-                known[m.id[0] if isinstance(m.id, tuple) else m.id] = m.string
+                key = m.id[0] if isinstance(m.id, tuple | list) else m.id
+                known[str(key)] = m.string
         cat = Catalog(locale=old.locale, project=old.project, fuzzy=False)
         todo = 0
         for msgid, where in used.items():
