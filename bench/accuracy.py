@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from handlers.faq import decide  # noqa: E402
-from knowledge.base import KnowledgeBase  # noqa: E402
+from knowledge.base import Decision, KnowledgeBase  # noqa: E402
 
 
-def outcome(decision, expect: list[str]) -> str:  # type: ignore[no-untyped-def]
+def outcome(decision: Decision, expect: list[str]) -> str:
     if decision.fallback:
         return "declined"
     if decision.kind == "clarify":

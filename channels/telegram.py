@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -38,6 +39,9 @@ from core.settings import Settings
 from handlers.assistant import Assistant
 
 log = logging.getLogger(__name__)
+# Opt in to python-telegram-bot 23's behaviour (durations such as RetryAfter.retry_after are
+# timedeltas): without it every 429 logs a deprecation warning. Read by PTB at each use.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 Hook = Callable[[], Awaitable[None]]
 CHANNEL = "telegram"
 SEND_ATTEMPTS = 4  # timeouts and network errors; flood waits (429) are the rate limiter's

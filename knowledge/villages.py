@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from core.areas import PlaceArea
 from knowledge.places import Place
@@ -151,7 +153,8 @@ class DisclosureBook:
                          village.place.name_zh)
 
 
-def load(folder: Path, places: dict[str, Place], read) -> tuple[DisclosureBook, list[Place]]:  # type: ignore[no-untyped-def]
+def load(folder: Path, places: dict[str, Place],
+         read: Callable[[Path], Any]) -> tuple[DisclosureBook, list[Place]]:
     """The book, and the new places (villages not in places.yaml) for the gazetteer."""
     rules_data = read(folder / "rules.yaml") if (folder / "rules.yaml").exists() else {}
     rules_data = rules_data or {}

@@ -22,7 +22,6 @@ from storage.users import UserRepo
 from tests.conftest import ADMIN_ID, ROOT
 from tests.fake_bot_api import FakeBotAPI
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
 
 

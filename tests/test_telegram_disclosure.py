@@ -10,7 +10,6 @@ from tests.conftest import ADMIN_ID
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram import body, buttons, press, running_bot, say
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 SH = ZoneInfo("Asia/Shanghai")
 ADMIN = int(ADMIN_ID)
 CADRE, OTHER, TOWNSHIP = 601, 602, 603

@@ -13,7 +13,6 @@ from tests.conftest import ADMIN_ID
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram import buttons, running_bot
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 SH = ZoneInfo("Asia/Shanghai")
 ADMIN = int(ADMIN_ID)
 

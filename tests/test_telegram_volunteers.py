@@ -14,7 +14,6 @@ from tests.conftest import ADMIN_ID
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram import body, buttons, press, running_bot, say
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 TEAM = "hongxing-elderly"
 RESIDENT, COORD, OTHER = 201, 301, 302
 
