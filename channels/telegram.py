@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 from telegram import (

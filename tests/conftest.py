@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 from datetime import UTC, datetime
@@ -78,6 +79,7 @@ class RecordingNotifier:
         self.times: list = []
         self.failing: dict[str, str] = {}
         self.clock = clock
+        self.arrived = asyncio.Event()  # set at each delivered notification
 
     async def notify(self, external_id: str, replies: list) -> None:
         how = self.failing.get(external_id)
@@ -85,6 +87,7 @@ class RecordingNotifier:
             raise DeliveryError(how, blocked=how == "blocked")
         self.sent.append((external_id, replies))
         self.times.append(self.clock.now() if self.clock else None)
+        self.arrived.set()
 
     def texts_to(self, external_id: str) -> list[str]:
         return [r.text for ext, replies in self.sent if ext == external_id for r in replies]

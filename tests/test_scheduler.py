@@ -27,11 +27,11 @@ async def test_jobs_follow_the_rules_in_the_database(settings, kb):
                 "12-01 09:00"
             rule = await add_special(a.reminders, kb.gazetteer, "2099-06-15", "all", "远期",
                                      by="test")
-            await asyncio.sleep(0.05)  # the rebuild runs as a task
+            await scheduler.rebuilt()  # the rebuild runs as a task
             assert scheduler.jobs()[f"rule-{rule.id}"].astimezone(settings.tz) == datetime(
                 2099, 6, 8, 9, 0, tzinfo=settings.tz)
             await set_active(a.reminders, rule.id, False)
-            await asyncio.sleep(0.05)
+            await scheduler.rebuilt()
             assert f"rule-{rule.id}" not in scheduler.jobs()
         finally:
             await scheduler.stop()
@@ -52,10 +52,7 @@ async def test_a_reminder_fires_on_time_in_real_time(settings, kb):
                 settings.tz).replace(microsecond=0)
             await add_custom(a.reminders, kb.gazetteer, "district", "all",
                              due.strftime("%Y-%m-%dT%H:%M:%S"), "准时测试", by="test")
-            for _ in range(80):
-                if notes.sent:
-                    break
-                await asyncio.sleep(0.1)
+            await asyncio.wait_for(notes.arrived.wait(), 8)
             assert [r.text for _ext, replies in notes.sent for r in replies
                     if "准时测试" in r.text]
             assert datetime.now(UTC) >= due
