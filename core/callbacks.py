@@ -9,7 +9,8 @@
 
 The wire format is `prefix:field:field`, the same as buttons sent before this module existed, so
 buttons already in users' chats keep working. Fields are `str` (no `:` except in the last one)
-or `int` (digits, at most 12). Button data comes from the user's side: never trusted.
+or `int` (digits, at most 12); neither may be empty. Button data comes from the user's side:
+never trusted.
 """
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ class CallbackData:
         values = [str(getattr(self, f.name)) for f in dataclasses.fields(self)]  # type: ignore[arg-type]
         if any(SEP in v for v in values[:-1]):
             raise CallbackDataError(f"{type(self).__name__}: a field contains {SEP!r}")
+        if any(not v for v in values):
+            raise CallbackDataError(f"{type(self).__name__}: an empty field")
         data = SEP.join([self.prefix, *values]) if values else self.prefix + SEP
         if len(data.encode("utf-8")) > MAX_BYTES:
             raise CallbackDataError(f"{type(self).__name__}: {len(data.encode())} bytes "
@@ -77,6 +80,8 @@ class CallbackData:
                 if not value.isdigit() or not value.isascii() or len(value) > _MAX_INT_DIGITS:
                     return None
                 values.append(int(value))
-            else:
+            elif value:
                 values.append(value)
+            else:
+                return None  # an empty field names nothing
         return cls(*values)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import aiosqlite
@@ -8,6 +9,8 @@ import pytest
 
 from storage.db import Database, DatabaseTooNew, connect, migrate, migrations, open_database
 from storage.dialogs import DialogRepo
+from storage.reminder_types import Custom, MessageKind, Quarterly, RuleKind, Special
+from storage.reminders import ReminderRepo
 from storage.users import UserRepo
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -124,3 +127,65 @@ async def test_concurrent_messages_share_one_connection_safely(tmp_path):
     await asyncio.gather(*(one(i) for i in range(400)))
     assert len(await users.list_users(limit=1000)) == 50
     await db.close()
+
+
+async def test_typed_reminders_migration_splits_titles_and_stores_message_kinds(tmp_path):
+    """A database written before migration 0005: default titles were "中文 English" and a
+    delivery's kind of message was guessed from its body's keys; now both are stored."""
+    old = tmp_path / "old_migrations"
+    old.mkdir()
+    for number, path in migrations():
+        if number <= 4:
+            shutil.copy(path, old / path.name)
+    conn = await aiosqlite.connect(tmp_path / "old.sqlite3")
+    await migrate(conn, old)
+    await conn.executescript("""
+        INSERT INTO users (id, channel, external_id, role, first_seen, last_seen)
+            VALUES (1, 'telegram', '1', 'cadre', 't', 't');
+        INSERT INTO reminder_rules (id, kind, title, levels, schedule, created_by_label,
+                                    created_at)
+            VALUES (1, 'quarterly', '季度村务公开督查 Quarterly village-affairs inspection',
+                    'district', '{"at": "09:00", "leads": ["month_start", "7d"]}', 'default',
+                    't'),
+                   (2, 'custom', '每月 例会', 'district', '{"cron": "0 9 1 * *"}',
+                    'telegram:1000', 't');
+        INSERT INTO deliveries (rule_id, occurrence, due, recipient_id, kind, body, not_before)
+            VALUES (1, 'a', 'd', 1, 'reminder', '{}', 't'),
+                   (1, 'b', 'd', 1, 'reminder', '{"village": "v", "rule": "r"}', 't'),
+                   (1, 'c', 'd', 1, 'escalation', '{"villages": ["v"]}', 't'),
+                   (1, 'd', 'd', 1, 'escalation', '{"items": []}', 't'),
+                   (1, 'e', 'd', 1, 'warning', '{"summary": {}}', 't'),
+                   (1, 'f', 'd', 1, 'warning', '{"blocked": "telegram:1"}', 't'),
+                   (1, 'g', 'd', 1, 'warning', '{"year": 2027, "count": 0}', 't');
+        """)
+    await conn.commit()
+    await conn.close()
+    db = await open_database(tmp_path / "old.sqlite3")  # applies 0005
+    try:
+        repo = ReminderRepo(db)
+        default, custom = await repo.rules()
+        assert (default.title_zh, default.title_en) == ("季度村务公开督查",
+                                                        "Quarterly village-affairs inspection")
+        assert (custom.title_zh, custom.title_en) == ("每月 例会", None)  # typed by a person
+        assert default.schedule == Quarterly(leads=("month_start", "7d"), at="09:00")
+        assert custom.schedule == Custom(cron="0 9 1 * *")
+        kinds = [d.message for d in await repo.deliveries(1)]
+        assert kinds == [MessageKind.REMINDER, MessageKind.DISCLOSURE_DUE,
+                         MessageKind.DISCLOSURE_OVERDUE, MessageKind.ESCALATION,
+                         MessageKind.DISCLOSURE_SUMMARY, MessageKind.BLOCKED,
+                         MessageKind.SPECIAL_CHECK]
+    finally:
+        await db.close()
+
+
+async def test_updating_a_rule_with_nothing_to_change_is_refused(tmp_path):
+    db = await open_database(tmp_path / "r.sqlite3")
+    try:
+        repo = ReminderRepo(db)
+        rule = await repo.add_rule(RuleKind.SPECIAL, "专项", ("district",), (),
+                                   Special(date="2027-04-15"), datetime.now(UTC), by="test")
+        assert await repo.update_rule(rule.id) is False  # no "SET  WHERE" statement
+        assert await repo.update_rule(rule.id, active=False) is True
+        assert (await repo.rule(rule.id)).active is False
+    finally:
+        await db.close()
