@@ -51,7 +51,9 @@ async def run_telegram(settings: Settings) -> None:
     log.info("stopped; database closed")
 
 
-async def run_console(settings: Settings, lang: str | None) -> None:
+async def run_console(settings: Settings, lang: str | None) -> int:
+    """The console chat until end of input or a signal; 1 if the chat loop failed."""
+    failed = False
     async with open_assistant(settings) as assistant:
         assistant.outbox.register(CHANNEL, ConsoleNotifier(sys.stdout))
         scheduler = ReminderScheduler(assistant.reminders)
@@ -63,7 +65,11 @@ async def run_console(settings: Settings, lang: str | None) -> None:
         stopper.cancel()
         if not chat.done():
             chat.cancel()
+        elif chat.exception() is not None:
+            log.error("the console chat stopped", exc_info=chat.exception())
+            failed = True
         await scheduler.stop()
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "disclosure":
         return cli.cmd_disclosure(settings, args)
     if args.cmd == "chat" or (args.cmd in (None, "run") and not settings.telegram_bot_token):
-        asyncio.run(run_console(settings, getattr(args, "lang", None)))
-        return 0
+        return asyncio.run(run_console(settings, getattr(args, "lang", None)))
     asyncio.run(run_telegram(settings))
     return 0
 

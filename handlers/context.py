@@ -49,26 +49,22 @@ class FlowStart:
     show_answer: bool  # the entry's answer is shown before the flow's first step
 
 
+@dataclass(eq=False)
 class App:
-    """The dependencies handlers use, built once (bot.py / app.py) and passed to every handler."""
+    """The dependencies handlers use, built once (app.py) and passed to every handler."""
 
-    def __init__(self, *, settings: Settings, kb: KnowledgeBase, users: UserRepo,
-                 dialogs: DialogRepo, volunteers: VolunteerRepo, reminders: ReminderService,
-                 invites: InviteRepo, disclosures: DisclosureRepo,
-                 disclosure_watch: DisclosureWatch, clock: Clock, outbox: Outbox,
-                 flows: Mapping[str, FlowStart]) -> None:
-        self.settings = settings
-        self.kb = kb
-        self.users = users
-        self.dialogs = dialogs
-        self.volunteers = volunteers
-        self.reminders = reminders
-        self.invites = invites
-        self.disclosures = disclosures
-        self.disclosure_watch = disclosure_watch
-        self.clock = clock
-        self.outbox = outbox
-        self.flows = flows
+    settings: Settings
+    kb: KnowledgeBase
+    users: UserRepo
+    dialogs: DialogRepo
+    volunteers: VolunteerRepo
+    reminders: ReminderService
+    invites: InviteRepo
+    disclosures: DisclosureRepo
+    disclosure_watch: DisclosureWatch
+    clock: Clock
+    outbox: Outbox
+    flows: Mapping[str, FlowStart]
 
 
 # --- buttons every feature shows --------------------------------------------------------------
