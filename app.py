@@ -22,6 +22,7 @@ from storage.dialogs import DialogRepo
 from storage.disclosures import DisclosureRepo
 from storage.invites import InviteRepo
 from storage.reminders import ReminderRepo
+from storage.safety import SafetyRepo
 from storage.users import UserRepo
 from storage.volunteers import VolunteerRepo
 
@@ -46,7 +47,8 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
         assistant = Assistant(settings=settings, kb=kb, users=users, dialogs=DialogRepo(db),
                               volunteers=VolunteerRepo(db), reminders=reminders,
                               invites=InviteRepo(db), disclosures=disclosures,
-                              disclosure_watch=watch, clock=clock, outbox=outbox)
+                              disclosure_watch=watch, safety=SafetyRepo(db), clock=clock,
+                              outbox=outbox)
         await tidy(assistant)
         housekeeping = asyncio.ensure_future(_daily(assistant))
         yield assistant

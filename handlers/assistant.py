@@ -24,6 +24,7 @@ from handlers import (
     media,
     mydata,
     reminders,
+    safety,
     services,
     start,
     volunteers,
@@ -36,14 +37,15 @@ from schedules.service import ReminderService
 from storage.dialogs import DialogRepo
 from storage.disclosures import DisclosureRepo
 from storage.invites import InviteRepo
+from storage.safety import SafetyRepo
 from storage.users import UserRepo
 from storage.volunteers import VolunteerRepo
 
 log = logging.getLogger(__name__)
 FEATURES: tuple[Feature, ...] = (
-    start.FEATURE, admin.FEATURE, faq.FEATURE, services.FEATURE, volunteers.FEATURE,
-    mydata.FEATURE, cadre_volunteers.FEATURE, reminders.FEATURE, invites.FEATURE,
-    disclosure.FEATURE, disclosure_record.FEATURE, media.FEATURE,
+    safety.FEATURE, start.FEATURE, admin.FEATURE, faq.FEATURE, services.FEATURE,
+    volunteers.FEATURE, mydata.FEATURE, cadre_volunteers.FEATURE, reminders.FEATURE,
+    invites.FEATURE, disclosure.FEATURE, disclosure_record.FEATURE, media.FEATURE,
 )
 
 
@@ -53,15 +55,15 @@ class Assistant(App):
     def __init__(self, *, settings: Settings, kb: KnowledgeBase, users: UserRepo,
                  dialogs: DialogRepo, volunteers: VolunteerRepo, reminders: ReminderService,
                  invites: InviteRepo, disclosures: DisclosureRepo,
-                 disclosure_watch: DisclosureWatch, clock: Clock, outbox: Outbox,
-                 features: Sequence[Feature] = FEATURES) -> None:
+                 disclosure_watch: DisclosureWatch, safety: SafetyRepo, clock: Clock,
+                 outbox: Outbox, features: Sequence[Feature] = FEATURES) -> None:
         self.router = Router(features)
         if self.router.missing():
             raise ValueError(f"no feature handles {', '.join(self.router.missing())}")
         super().__init__(settings=settings, kb=kb, users=users, dialogs=dialogs,
                          volunteers=volunteers, reminders=reminders, invites=invites,
                          disclosures=disclosures, disclosure_watch=disclosure_watch,
-                         clock=clock, outbox=outbox,
+                         safety=safety, clock=clock, outbox=outbox,
                          flows=self.router.flows)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -108,6 +110,13 @@ class Assistant(App):
             return await route.handler(self, ctx, data)
         if msg.text is not None:
             text = msg.text.strip()
+            if not text.startswith("/"):
+                for guard in router.guards:
+                    said = await guard(self, ctx)
+                    if said is not None:
+                        if said.then_answer and ctx.dialog is None:
+                            return said.replies + await router.fallbacks["on_text"](self, ctx)
+                        return said.replies
             if text.startswith("/"):
                 name = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if text[1:] else ""
                 handler = router.commands.get(name)

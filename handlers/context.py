@@ -21,6 +21,7 @@ from schedules.service import ReminderService
 from storage.dialogs import DialogRepo, DialogState
 from storage.disclosures import DisclosureRepo
 from storage.invites import InviteRepo
+from storage.safety import SafetyRepo
 from storage.users import UserRepo, UserRow
 from storage.volunteers import VolunteerRepo
 
@@ -62,6 +63,7 @@ class App:
     invites: InviteRepo
     disclosures: DisclosureRepo
     disclosure_watch: DisclosureWatch
+    safety: SafetyRepo
     clock: Clock
     outbox: Outbox
     flows: Mapping[str, FlowStart]

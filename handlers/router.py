@@ -31,6 +31,17 @@ def on_button(kind: type[T], handler: Callable[[App, Context, T], Awaitable[list
 
 
 @dataclass(frozen=True)
+class GuardReply:
+    """A guard's answer: its replies, and whether the message is then handled as usual too."""
+
+    replies: list[Reply]
+    then_answer: bool = False
+
+
+Guard = Callable[[App, Context], Awaitable[GuardReply | None]]
+
+
+@dataclass(frozen=True)
 class Feature:
     name: str
     commands: Mapping[str, Handler] = field(default_factory=dict)
@@ -41,6 +52,7 @@ class Feature:
     on_text: Handler | None = None  # free text outside any flow
     on_location: Handler | None = None
     on_media: Handler | None = None  # stickers, photos... outside a flow that takes them
+    guards: Sequence[Guard] = ()  # see every typed text (not commands) before anything else
 
 
 class Router:
@@ -53,6 +65,7 @@ class Router:
         self.rich_dialogs: set[str] = set()
         self.flows: dict[str, FlowStart] = {}
         self.fallbacks: dict[str, Handler] = {}
+        self.guards: list[Guard] = []
         self._owner: dict[tuple[str, str], str] = {}
         for feature in features:
             self.include(feature)
@@ -74,6 +87,7 @@ class Router:
             self._claim("dialog", flow, feature)
             self.dialogs[flow] = handler
         self.rich_dialogs |= feature.rich_dialogs
+        self.guards += feature.guards
         for flow, start in feature.flows.items():
             self._claim("flow", flow, feature)
             self.flows[flow] = start

@@ -1,6 +1,7 @@
 """The knowledge base: loads the YAML data files, ranks entries for a question, decides."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -9,6 +10,7 @@ from knowledge.directory import Directory
 from knowledge.files import read_yaml
 from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
+from knowledge.safety import SafetyCheck
 from knowledge.text import Synonyms, guess_language
 from knowledge.villages import DisclosureBook
 from knowledge.villages import load as load_villages
@@ -88,11 +90,13 @@ class KnowledgeBase:
     def __init__(self, entries: list[Entry], gazetteer: Gazetteer, synonyms: Synonyms,
                  menu: list[MenuTopic], ranking: dict[str, float],
                  directory: Directory | None = None,
-                 villages: DisclosureBook | None = None) -> None:
+                 villages: DisclosureBook | None = None,
+                 safety: SafetyCheck | None = None) -> None:
         self.entries = {e.id: e for e in entries}
         self.gazetteer = gazetteer
         self.directory = directory or Directory([], [], [], gazetteer)
         self.villages = villages or DisclosureBook([], [], [], date(2026, 10, 1))
+        self.safety = safety or SafetyCheck({}, [], re.compile("(?!)"), re.compile("(?!)"))
         self.synonyms = synonyms
         self.menu = menu
         self.ranking = ranking
@@ -120,7 +124,8 @@ class KnowledgeBase:
                 for t in menu_data.get("topics", [])]
         ranking = {k: float(v) for k, v in (read_yaml(directory / "ranking.yaml") or {}).items()}
         services = Directory.load(directory / "directory", gazetteer)
-        return cls(entries, gazetteer, synonyms, menu, ranking, services, book)
+        return cls(entries, gazetteer, synonyms, menu, ranking, services, book,
+                   SafetyCheck.load(directory))
 
     def decide(self, question: str, lang: str | None = None) -> Decision:
         """Answer, ask back (near tie or missing place), or decline, for one question."""

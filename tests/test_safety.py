@@ -1,0 +1,96 @@
+"""Safety first: messages about danger get the emergency reply, before any ranking and inside
+any flow; everyday strong words keep their ordinary answer; nothing but kind and time is
+recorded."""
+from __future__ import annotations
+
+import pytest
+
+from storage.safety import SafetyRepo
+from tests.conftest import button, joined, payloads, text
+from tests.test_telegram import api, running_bot, say  # noqa: F401 - the fixture too
+
+CRISIS = [  # (message, kind, a number the reply must give)
+    ("我不想活了", "suicide", "12356"),
+    ("活着没意思，想自杀", "suicide", "12356"),
+    ("最近老是觉得活不下去了，不想再拖累家里", "suicide", "12356"),
+    ("I want to end it all", "suicide", "12356"),
+    ("i dont want to live anymore", "suicide", "12356"),
+    ("老公打我", "domestic", "110"),
+    ("my husband beats me", "domestic", "12338"),
+    ("他又喝醉了动手打我 我躲在厕所", "domestic", "110"),
+    ("家暴怎么办", "domestic", "110"),
+    ("有人拿着刀在我家门口威胁要砍我", "violence", "110"),
+    ("someone is following me and threatened to kill me", "violence", "110"),
+    ("我妈突然晕倒了叫不醒", "medical", "120"),
+    ("my father collapsed and is not breathing", "medical", "120"),
+    ("楼上天天打孩子 孩子一直哭喊救命", "child", "110"),
+    ("there is an abandoned baby outside the building", "child", "110"),
+    ("桥下躺着一个流浪的老人 冻得发抖", "street", "110"),
+    ("有个人站在楼顶边上 好像要跳楼", "suicide", "110"),
+]
+ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期", "结婚要带什么",
+            "我爸去世了 丧葬补贴怎么领", "家暴怎么认定", "笑死 这个流程", "烦死了 预约不上",
+            "my phone died while I was filling the form", "killing time at the registry",
+            "殡仪馆火化要预约吗", "这规定真要命"]
+
+
+@pytest.mark.parametrize(("message", "kind", "number"), CRISIS)
+async def test_danger_gets_the_emergency_reply_first(assistant, message, kind, number):
+    r = await assistant.handle(text("s1", message))
+    assert number in r[0].text, (message, r[0].text)
+    assert "m:marriage" in payloads(r[:1])  # then the menu
+    counts = await SafetyRepo(assistant.disclosures._db).counts()
+    assert counts == {kind: 1}
+
+
+@pytest.mark.parametrize("message", ORDINARY)
+async def test_strong_words_keep_their_ordinary_answer(assistant, message):
+    r = await assistant.handle(text("s2", message))
+    assert not any(n in joined(r) for n in ("12356", "12338")), (message, joined(r))
+    assert await SafetyRepo(assistant.disclosures._db).counts() == {}
+
+
+async def test_the_reply_follows_the_language_of_the_message(assistant):
+    (r,) = await assistant.handle(text("s3", "I want to kill myself", lang="zh-hans"))
+    assert "12356" in r.text and "alone" in r.text
+    (r,) = await assistant.handle(text("s3", "不想活了", lang="en"))
+    assert "12356" in r.text and "心理援助" in r.text
+
+
+async def test_past_violence_and_a_procedure_get_the_help_and_the_answer(assistant, kb):
+    r = await assistant.handle(text("s4", "他以前经常打我，我现在想离婚，协议离婚要什么材料"))
+    assert "110" in r[0].text and "12338" in r[0].text
+    assert len(r) >= 2 and "冷静期" not in r[0].text
+    assert any("离婚" in x.text for x in r[1:])
+
+
+async def test_suicidal_words_never_get_a_procedural_answer(assistant):
+    r = await assistant.handle(text("s5", "离婚冷静期太长了，我真的不想活了"))
+    assert len(r) == 1 and "12356" in r[0].text and "30日" not in r[0].text
+
+
+async def test_inside_a_sign_up_the_crisis_comes_first_and_nothing_is_stored(dassistant):
+    a = dassistant
+    await a.handle(button("s6", "vj:hongxing-elderly"))  # asks for the name
+    (r,) = await a.handle(text("s6", "我不想活了"))
+    assert "12356" in r.text
+    user = await a.users.get("console", "s6")
+    dialog = await a.dialogs.get(user.id, a.clock.now())
+    assert dialog is not None and dialog.step == "name" and "name" not in dialog.data
+    (r,) = await a.handle(text("s6", "张三"))  # the sign-up goes on when the person wants
+    assert "2" in r.text and "手机" in r.text
+
+
+async def test_the_record_holds_no_text_and_no_user(assistant):
+    await assistant.handle(text("s7", "我不想活了，遗书都写好了"))
+    db = assistant.disclosures._db
+    async with db.read() as conn, conn.execute("SELECT * FROM safety_events") as cur:
+        rows = [dict(r) for r in await cur.fetchall()]
+    assert len(rows) == 1 and set(rows[0]) == {"id", "kind", "at"}
+    assert rows[0]["kind"] == "suicide"
+
+
+async def test_over_telegram(api, settings, clock, kb):  # noqa: F811 - the fixture
+    async with running_bot(api, settings, clock, kb):
+        (r,) = await say(api, 301, "我真的撑不下去了，想一了百了")
+        assert "12356" in r["params"]["text"] and "120" in r["params"]["text"]
