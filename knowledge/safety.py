@@ -42,6 +42,13 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _near(first: str, second: str, gap: int) -> str:
+    """A pattern for two groups of words at most `gap` characters apart, in either order,
+    within one sentence (no 。！？.!? between them)."""
+    between = f"[^。！？.!?\\n]{{0,{gap}}}"
+    return f"(?:{first}){between}(?:{second})|(?:{second}){between}(?:{first})"
+
+
 class SafetyCheck:
     """Recognises crisis messages; built once from the knowledge folder."""
 
@@ -59,8 +66,10 @@ class SafetyCheck:
         data = data or {}
         kinds = {}
         for kind, raw in (data.get("kinds") or {}).items():
+            patterns = [str(p) for p in raw.get("patterns") or ()]
+            patterns += [_near(str(x), str(y), int(gap)) for x, y, gap in raw.get("near") or ()]
             kinds[str(kind)] = CrisisKind(
-                str(kind), tuple(re.compile(p) for p in raw.get("patterns") or ()),
+                str(kind), tuple(re.compile(p) for p in patterns),
                 str(raw.get("reply_zh") or "").strip(), str(raw.get("reply_en") or "").strip(),
                 bool(raw.get("needs_personal")))
         return cls(kinds, [re.compile(p) for p in data.get("not") or ()],
