@@ -19,7 +19,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -39,13 +39,13 @@ from core.settings import Settings
 from handlers.assistant import Assistant
 
 log = logging.getLogger(__name__)
-# Opt in to python-telegram-bot 23's behaviour (durations such as RetryAfter.retry_after are
-# timedeltas): without it every 429 logs a deprecation warning. Read by PTB at each use.
-os.environ.setdefault("PTB_TIMEDELTA", "1")
 Hook = Callable[[], Awaitable[None]]
 CHANNEL = "telegram"
 SEND_ATTEMPTS = 4  # timeouts and network errors; flood waits (429) are the rate limiter's
 FLOOD_RETRIES = 3  # AIORateLimiter waits retry_after and tries again this many times
+# A reply to the user's own message has no later retry (the reminder service has one for the
+# messages it starts): the rate limiter waits out more flood waits for it.
+REPLY_FLOOD_RETRIES = 10
 PUBLIC_COMMANDS = ("start", "help", "menu", "volunteer", "my", "lang", "cancel", "forget",
                    "whoami")
 
@@ -60,6 +60,9 @@ def command_descriptions() -> dict[str, str]:
 
 def build_application(settings: Settings, *, poll_timeout: float = 10.0) -> Application:
     """The PTB application with the rate limiter, time zone defaults and base URL from settings."""
+    # Opt in to python-telegram-bot 23's behaviour (durations such as RetryAfter.retry_after
+    # are timedeltas; nothing here reads them): without it every 429 warns of the change.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     rate = settings.telegram_max_rate
     return (
         ApplicationBuilder()
@@ -188,33 +191,38 @@ class TelegramChannel:
         """Answers to the user's own message: failures are logged, not raised."""
         for reply in replies:
             try:
-                await self._send_one(int(chat_id), reply)
+                await self._send_one(int(chat_id), reply, flood_retries=REPLY_FLOOD_RETRIES)
             except DeliveryError:
                 return
 
-    async def _send_one(self, chat_id: int, reply: Reply) -> None:
+    async def _send_one(self, chat_id: int, reply: Reply, *,
+                        flood_retries: int = FLOOD_RETRIES) -> None:
         bot = self.app.bot
+        limit = flood_retries
         if reply.document is not None:
             doc = InputFile(reply.document.content, filename=reply.document.filename)
             await self._retry(lambda: bot.send_document(chat_id, doc, caption=reply.text[:1024],
-                                                        reply_markup=_markup(reply)))
+                                                        reply_markup=_markup(reply),
+                                                        rate_limit_args=limit))
             return
         if reply.photo is not None or reply.image is not None:
             pic = reply.photo or InputFile(reply.image, filename="chart.png")  # type: ignore[arg-type]
             caption = reply.text if len(reply.text) <= 1024 else ""
             await self._retry(lambda: bot.send_photo(chat_id, pic, caption=caption or None,
-                                                     reply_markup=_markup(reply)))
+                                                     reply_markup=_markup(reply),
+                                                     rate_limit_args=limit))
             if caption:
                 return
             reply = Reply(reply.text)
         if reply.location is not None:
             lat, lon = reply.location
-            await self._retry(lambda: bot.send_location(chat_id, latitude=lat, longitude=lon))
+            await self._retry(lambda: bot.send_location(chat_id, latitude=lat, longitude=lon,
+                                                        rate_limit_args=limit))
         parts = _chunks(reply.text)
         for i, part in enumerate(parts):
             markup = _markup(reply) if i == len(parts) - 1 else None
             await self._retry(functools.partial(bot.send_message, chat_id, part,
-                                                reply_markup=markup))
+                                                reply_markup=markup, rate_limit_args=limit))
 
     async def _retry(self, call: Callable[[], Awaitable[object]]) -> None:
         """Retry timeouts and network errors (5xx) with backoff. Flood waits are retried by
@@ -229,8 +237,11 @@ class TelegramChannel:
                 log.warning("chat blocked the bot or is gone: %s", exc.message)
                 raise DeliveryError(exc.message, blocked=True) from exc
             except RetryAfter as exc:
-                log.warning("still rate limited after %d retries: %s", FLOOD_RETRIES, exc)
+                log.warning("still rate limited after the rate limiter's retries: %s", exc)
                 raise DeliveryError(str(exc)) from exc
+            except BadRequest as exc:  # a NetworkError to PTB, but trying again cannot help
+                log.error("Telegram refused a message: %s", exc.message)
+                raise DeliveryError(exc.message) from exc
             except (TimedOut, NetworkError) as exc:
                 if attempt == SEND_ATTEMPTS:
                     log.error("giving up sending after %d attempts: %s", attempt, exc)

@@ -43,10 +43,6 @@ class AreaPath:
 
     parts: tuple[str, ...]
 
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.parts) <= len(LEVELS) or not all(self.parts):
-            raise ValueError(f"not an area path: {'/'.join(self.parts)!r}")
-
     @classmethod
     def parse(cls, text: str) -> AreaPath:
         return cls(tuple(p for p in text.split("/") if p))
@@ -56,15 +52,12 @@ class AreaPath:
 
     @property
     def level(self) -> str:
-        return LEVELS[len(self.parts) - 1]
-
-    @property
-    def last(self) -> str:
-        return self.parts[-1]
+        return LEVELS[min(max(len(self.parts), 1), len(LEVELS)) - 1]
 
     def contains(self, other: AreaPath) -> bool:
-        """Does this area contain `other` (whole names, so 长沙市/雨花 is not 长沙市/雨花区)?"""
-        return other.parts[: len(self.parts)] == self.parts
+        """Does this area contain `other` (whole names, so 长沙市/雨花 is not 长沙市/雨花区)?
+        An empty path (data gone wrong) contains nothing."""
+        return bool(self.parts) and other.parts[: len(self.parts)] == self.parts
 
     def overlaps(self, other: AreaPath) -> bool:
         return self.contains(other) or other.contains(self)
@@ -72,6 +65,8 @@ class AreaPath:
     def covers(self, place: PlaceArea) -> bool:
         """Does this area include the place? See the module docstring for unknown names."""
         names = place.names
+        if not 1 <= len(self.parts) <= len(names):
+            return False  # a malformed stored path covers nothing
         for i, part in enumerate(self.parts):
             if names[i] is None and i == 2 and len(self.parts) == 4:
                 continue  # a village cadre covers their community whatever its street

@@ -52,7 +52,10 @@ class CallbackData:
         cls._types = types
 
     def pack(self) -> str:
-        values = [str(getattr(self, f.name)) for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        raw = [getattr(self, f.name) for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        if any(isinstance(v, int) and not 0 <= v < 10 ** _MAX_INT_DIGITS for v in raw):
+            raise CallbackDataError(f"{type(self).__name__}: a number out of range")
+        values = [str(v) for v in raw]
         if any(SEP in v for v in values[:-1]):
             raise CallbackDataError(f"{type(self).__name__}: a field contains {SEP!r}")
         if any(not v for v in values):

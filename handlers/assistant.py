@@ -58,6 +58,7 @@ class Assistant(App):
                  disclosure_watch: DisclosureWatch, safety: SafetyRepo, clock: Clock,
                  outbox: Outbox, features: Sequence[Feature] = FEATURES) -> None:
         self.router = Router(features)
+        self.router.check()
         if self.router.missing():
             raise ValueError(f"no feature handles {', '.join(self.router.missing())}")
         super().__init__(settings=settings, kb=kb, users=users, dialogs=dialogs,

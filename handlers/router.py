@@ -97,6 +97,13 @@ class Router:
                 self._claim(what, "", feature)
                 self.fallbacks[what] = handler
 
+    def check(self) -> None:
+        """Refuse a feature set that would fail at run time: flows that take contacts and
+        photos but have no dialog handler."""
+        lost = self.rich_dialogs - set(self.dialogs)
+        if lost:
+            raise DuplicateRoute(f"no dialog handler for {', '.join(sorted(lost))}")
+
     def missing(self) -> list[str]:
         """Fallbacks no feature provides (the assistant refuses to start without them)."""
         return [w for w in ("on_text", "on_location", "on_media") if w not in self.fallbacks]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from knowledge.concepts import Concepts
 from knowledge.directory import Directory
 from knowledge.files import read_yaml
 from knowledge.places import Gazetteer, PlaceMatch
@@ -91,11 +92,13 @@ class KnowledgeBase:
                  menu: list[MenuTopic], ranking: dict[str, float],
                  directory: Directory | None = None,
                  villages: DisclosureBook | None = None,
-                 safety: SafetyCheck | None = None) -> None:
+                 safety: SafetyCheck | None = None,
+                 concepts: Concepts | None = None) -> None:
         self.entries = {e.id: e for e in entries}
         self.gazetteer = gazetteer
         self.directory = directory or Directory([], [], [], gazetteer)
         self.villages = villages or DisclosureBook([], [], [], date(2026, 10, 1))
+        self.concepts = concepts or Concepts({}, {}, {})
         self.safety = safety or SafetyCheck({}, [], re.compile("(?!)"), re.compile("(?!)"))
         self.synonyms = synonyms
         self.menu = menu
@@ -125,7 +128,7 @@ class KnowledgeBase:
         ranking = {k: float(v) for k, v in (read_yaml(directory / "ranking.yaml") or {}).items()}
         services = Directory.load(directory / "directory", gazetteer)
         return cls(entries, gazetteer, synonyms, menu, ranking, services, book,
-                   SafetyCheck.load(directory))
+                   SafetyCheck.load(directory), Concepts.load(directory))
 
     def decide(self, question: str, lang: str | None = None) -> Decision:
         """Answer, ask back (near tie or missing place), or decline, for one question."""
@@ -152,10 +155,14 @@ class KnowledgeBase:
         return Decision("answer", lang, top, top_score, places=places)
 
     def _scored(self, question: str, place_ids: set[str]) -> list[tuple[Entry, float]]:
+        """Ranked entries the question may be answered with (its concepts allow them)."""
         bonus = self.ranking.get("place_bonus", 0.1)
+        present = self.concepts.present(question)
         out = []
-        for s in self.ranker.rank(self.gazetteer.strip(question), limit=8):
+        for s in self.ranker.rank(self.gazetteer.strip(question), limit=16):
             entry = self.entries[s.entry_id]
+            if not self.concepts.allows(entry.id, entry.topic, present):
+                continue
             score = s.score + (bonus if place_ids & set(entry.places) else 0.0)
             out.append((entry, min(score, 1.0)))
         out.sort(key=lambda es: -es[1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypedDict
@@ -53,14 +54,14 @@ class MessageKind(StrEnum):
 # --- schedules -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Quarterly:
-    leads: tuple[str, ...] = ("month_start", "7d")
+    leads: tuple[str, ...] = ()  # no lead: no reminder before the due date
     at: str = "09:00"
 
 
 @dataclass(frozen=True)
 class Special:
     date: str
-    leads: tuple[str, ...] = ("7d", "1d")
+    leads: tuple[str, ...] = ()
     at: str = "09:00"
 
 
@@ -100,13 +101,30 @@ def schedule_to_json(schedule: Schedule) -> str:
 
 
 def schedule_from_json(kind: str, text: str) -> Schedule:
-    """A stored schedule of a rule kind; unknown keys are ignored, lists become tuples."""
+    """A stored schedule of a rule kind; unknown keys are ignored, values take the field's
+    type (lists become tuples, "12" becomes 12). ValueError when the row cannot be one."""
     cls = SCHEDULES[RuleKind(kind)]
     raw: dict[str, Any] = json.loads(text or "{}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    args: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
-                            for k, v in raw.items() if k in names}
-    return cls(**args)
+    hints = typing.get_type_hints(cls)
+    args: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        value, hint = raw[f.name], hints[f.name]
+        try:
+            if hint is int:
+                value = int(value)
+            elif hint == tuple[str, ...]:
+                value = tuple(str(v) for v in value)
+            elif value is not None:
+                value = str(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{kind} schedule: bad {f.name} {value!r}") from exc
+        args[f.name] = value
+    try:
+        return cls(**args)
+    except TypeError as exc:  # a required field (a special inspection's date) is missing
+        raise ValueError(f"{kind} schedule: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -75,6 +76,7 @@ class Ack:
     at: str
 
 
+log = logging.getLogger(__name__)
 _RULE_COLS = ("id, kind, title_zh, title_en, levels, scope, schedule, escalate, active, "
               "created_at")
 _DELIVERY_COLS = ("id, rule_id, occurrence, due, recipient_id, kind, message, body, status, "
@@ -115,18 +117,32 @@ class ReminderRepo:
         return _rule(row)
 
     async def rules(self, *, active_only: bool = False) -> list[Rule]:
+        """The rules (a row that cannot be read is logged and left out, not fatal)."""
         where = "WHERE active = 1" if active_only else ""
         async with self._db.read() as conn, conn.execute(
             f"SELECT {_RULE_COLS} FROM reminder_rules {where} ORDER BY id"
         ) as cur:
-            return [_rule(r) for r in await cur.fetchall()]
+            rows = await cur.fetchall()
+        out = []
+        for row in rows:
+            try:
+                out.append(_rule(row))
+            except ValueError as exc:
+                log.error("reminder rule %s cannot be read, left out: %s", row["id"], exc)
+        return out
 
     async def rule(self, rule_id: int) -> Rule | None:
         async with self._db.read() as conn, conn.execute(
             f"SELECT {_RULE_COLS} FROM reminder_rules WHERE id = ?", (rule_id,)
         ) as cur:
             row = await cur.fetchone()
-        return _rule(row) if row else None
+        if row is None:
+            return None
+        try:
+            return _rule(row)
+        except ValueError as exc:
+            log.error("reminder rule %s cannot be read: %s", rule_id, exc)
+            return None
 
     async def update_rule(self, rule_id: int, *, active: bool | None = None,
                           schedule: Schedule | None = None) -> bool:

@@ -6,9 +6,8 @@ from datetime import datetime
 
 import aiosqlite
 
+from core.areas import LEVELS
 from storage.db import Database, ts
-
-LEVELS = ("city", "district", "township", "village")
 
 
 @dataclass(frozen=True)

@@ -75,3 +75,23 @@ def test_a_duplicate_button_kind_fails_at_start_up():
 def test_a_second_text_handler_fails_at_start_up():
     with pytest.raises(DuplicateRoute, match="on_text"):
         Router([*FEATURES, Feature("another", on_text=_nothing)])
+
+
+def test_every_menu_action_is_a_button_the_router_takes(kb):
+    router = Router(FEATURES)
+    for topic in kb.menu:
+        for payload, _zh, _en in topic.actions:
+            route = router.buttons.get(payload.split(":", 1)[0])
+            assert route is not None and route.kind.unpack(payload) is not None, payload
+
+
+def test_a_flow_that_takes_photos_needs_its_dialog_handler():
+    with pytest.raises(DuplicateRoute, match="ghost"):
+        Router([*FEATURES, Feature("ghost", rich_dialogs=frozenset({"ghost"}))]).check()
+
+
+def test_numbers_out_of_range_are_not_packed():
+    with pytest.raises(CallbackDataError):
+        ReminderDone(-1).pack()
+    with pytest.raises(CallbackDataError):
+        ReminderDone(10 ** 12).pack()

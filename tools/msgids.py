@@ -9,7 +9,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("bot.py", "core", "handlers", "channels", "knowledge", "storage", "schedules")
+SOURCES = ("app.py", "bot.py", "cli.py", "core", "handlers", "channels", "knowledge", "storage",
+           "schedules", "services")
 
 
 def source_files() -> list[Path]:

@@ -1,0 +1,57 @@
+"""Core concepts of questions, and which entries each question may be answered with
+(knowledge/concepts.yaml): an entry needs one of its concepts in the question, and none of the
+concepts that make the question another one."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.files import read_yaml
+
+
+@dataclass(frozen=True)
+class Rule:
+    needs: tuple[str, ...] = ()  # at least one present (none listed: no condition)
+    excludes: tuple[str, ...] = ()  # none present
+
+
+class Concepts:
+    def __init__(self, patterns: dict[str, re.Pattern[str]], topics: dict[str, Rule],
+                 entries: dict[str, Rule]) -> None:
+        self.patterns = patterns
+        self.topics = topics
+        self.entries = entries
+
+    @classmethod
+    def load(cls, folder: Path) -> Concepts:
+        path = folder / "concepts.yaml"
+        data = (read_yaml(path) if path.exists() else {}) or {}
+        patterns = {str(k): re.compile(str(v)) for k, v in (data.get("concepts") or {}).items()}
+
+        def rules(raw: dict[str, dict[str, list[str]]] | None) -> dict[str, Rule]:
+            return {str(k): Rule(tuple(v.get("needs") or ()), tuple(v.get("not") or ()))
+                    for k, v in (raw or {}).items()}
+
+        return cls(patterns, rules(data.get("topics")), rules(data.get("entries")))
+
+    def present(self, question: str) -> frozenset[str]:
+        """The concepts a question carries."""
+        text = unicodedata.normalize("NFKC", question).lower()
+        return frozenset(name for name, p in self.patterns.items() if p.search(text))
+
+    def rule(self, entry_id: str, topic: str) -> Rule:
+        return self.entries.get(entry_id) or self.topics.get(topic) or Rule()
+
+    def allows(self, entry_id: str, topic: str, present: frozenset[str]) -> bool:
+        rule = self.rule(entry_id, topic)
+        if rule.needs and not present.intersection(rule.needs):
+            return False
+        return not present.intersection(rule.excludes)
+
+    def unknown(self) -> list[str]:
+        """Concept names used by a rule but not defined (reported by kb check)."""
+        used = {c for r in (*self.topics.values(), *self.entries.values())
+                for c in (*r.needs, *r.excludes)}
+        return sorted(used - set(self.patterns))
