@@ -10,6 +10,7 @@ import yaml
 from knowledge import directory as directory_check
 from knowledge.base import PLACE_KINDS, TOPICS, KnowledgeBase, entry_from_data
 from knowledge.files import read_yaml
+from knowledge.safety import KINDS
 from knowledge.text import normalise
 
 MIN_ZH = 5
@@ -42,7 +43,7 @@ def check(directory: Path) -> tuple[list[str], list[str]]:
         return errors, warnings
     try:
         kb = KnowledgeBase.load(directory)
-    except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, re.error) as exc:
         return [f"places/synonyms/menu/ranking file: {exc!r}"], warnings
     seen_ids: dict[str, str] = {}
     owners: dict[str, set[str]] = defaultdict(set)
@@ -98,7 +99,23 @@ def check(directory: Path) -> tuple[list[str], list[str]]:
     if empty:
         warnings.append(f"places.yaml: {empty} registry field(s) await the operator "
                         "(the bot tells residents to confirm via 12345 meanwhile)")
+    errors += _concepts_and_safety(directory, kb)
     return errors, warnings
+
+
+def _concepts_and_safety(directory: Path, kb: KnowledgeBase) -> list[str]:
+    """concepts.yaml names only defined concepts and known entries; every crisis kind has
+    patterns and both replies."""
+    out = [f"concepts.yaml: concept {c!r} is used but not defined"
+           for c in kb.concepts.unknown()]
+    out += [f"concepts.yaml: entry {e!r} does not exist" for e in kb.concepts.entries
+            if e not in kb.entries]
+    for name in KINDS:
+        kind = kb.safety.kinds.get(name)
+        if kind is None or not kind.patterns or not (kind.reply_zh and kind.reply_en):
+            out.append(f"safety/crisis.yaml: crisis kind {name!r} needs patterns and replies "
+                       "in both languages")
+    return out
 
 
 def _check_villages(directory: Path, kb: KnowledgeBase) -> list[str]:
