@@ -86,9 +86,12 @@ def district_buttons(kb: KnowledgeBase, entry: Entry) -> tuple[tuple[Button, ...
     return tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
 
 
-def related_buttons(kb: KnowledgeBase, entry: Entry) -> tuple[tuple[Button, ...], ...]:
-    rows = tuple((Button(entry_label(kb, kb.entries[sid]), EntryButton(sid).pack()),)
-                 for sid in entry.see_also[:3] if sid in kb.entries)
+def related_buttons(kb: KnowledgeBase, entry: Entry,
+                    runners_up: tuple[Entry, ...] = ()) -> tuple[tuple[Button, ...], ...]:
+    """The questions close to this one (the ranking's runners-up first), then the menu."""
+    ids = [e.id for e in runners_up] + [s for s in entry.see_also if s in kb.entries]
+    ids = list(dict.fromkeys(i for i in ids if i != entry.id))[:3]
+    rows = tuple((Button(entry_label(kb, kb.entries[i]), EntryButton(i).pack()),) for i in ids)
     return rows + ((back_to_menu(),),)
 
 
@@ -116,7 +119,8 @@ def render(kb: KnowledgeBase, decision: Decision) -> list[Reply]:
         return [Reply(_("Which district or county? Choose below or type its name."),
                       buttons=district_buttons(kb, entry))]
     place = kb.place_for(entry, decision.places)
-    return [Reply(entry_text(kb, entry, place), buttons=related_buttons(kb, entry))]
+    runners_up = tuple(e for e, _s in decision.candidates)
+    return [Reply(entry_text(kb, entry, place), buttons=related_buttons(kb, entry, runners_up))]
 
 
 def decide(kb: KnowledgeBase, text: str, lang: str | None = None) -> Decision:

@@ -145,14 +145,21 @@ class KnowledgeBase:
                             candidates=tuple(scored[:3]))
         if top.out_of_scope:
             return Decision("out_of_scope", lang, top, top_score, places=places)
-        close = tuple((e, s) for e, s in rest[:2]
-                      if not e.out_of_scope and top_score - s < self.ranking.get("margin", 0.05)
-                      and s >= threshold)
-        if close:
+        margin = self.ranking.get("margin", 0.05)
+        close = tuple((e, s) for e, s in rest[:2] if top_score - s < margin and s >= threshold)
+        if any(e.out_of_scope for e, _s in close):
+            # a near tie with something that is not ours: decline rather than guess
+            return Decision("fallback", lang, score=top_score, places=places,
+                            candidates=tuple(scored[:3]))
+        # Ask back only when the near tie is between topics (marriage or divorce?); within a
+        # topic the concepts already agree, so answer and offer the others as related.
+        if any(e.topic != top.topic for e, _s in close):
             return Decision("clarify", lang, top, top_score, ((top, top_score), *close), places)
+        related = tuple((e, s) for e, s in rest[:3]
+                        if not e.out_of_scope and s >= threshold and top_score - s < 2 * margin)
         if top.needs_place and not self.place_for(top, places):
-            return Decision("need_place", lang, top, top_score, places=places)
-        return Decision("answer", lang, top, top_score, places=places)
+            return Decision("need_place", lang, top, top_score, related, places)
+        return Decision("answer", lang, top, top_score, related, places)
 
     def _scored(self, question: str, place_ids: set[str]) -> list[tuple[Entry, float]]:
         """Ranked entries the question may be answered with (its concepts allow them)."""

@@ -15,6 +15,7 @@ from knowledge.files import read_yaml
 class Rule:
     needs: tuple[str, ...] = ()  # at least one present (none listed: no condition)
     excludes: tuple[str, ...] = ()  # none present
+    also: tuple[str, ...] = ()  # and at least one of these too (a fee needs a registration)
 
 
 class Concepts:
@@ -31,7 +32,8 @@ class Concepts:
         patterns = {str(k): re.compile(str(v)) for k, v in (data.get("concepts") or {}).items()}
 
         def rules(raw: dict[str, dict[str, list[str]]] | None) -> dict[str, Rule]:
-            return {str(k): Rule(tuple(v.get("needs") or ()), tuple(v.get("not") or ()))
+            return {str(k): Rule(tuple(v.get("needs") or ()), tuple(v.get("not") or ()),
+                                 tuple(v.get("also") or ()))
                     for k, v in (raw or {}).items()}
 
         return cls(patterns, rules(data.get("topics")), rules(data.get("entries")))
@@ -48,10 +50,12 @@ class Concepts:
         rule = self.rule(entry_id, topic)
         if rule.needs and not present.intersection(rule.needs):
             return False
+        if rule.also and not present.intersection(rule.also):
+            return False
         return not present.intersection(rule.excludes)
 
     def unknown(self) -> list[str]:
         """Concept names used by a rule but not defined (reported by kb check)."""
         used = {c for r in (*self.topics.values(), *self.entries.values())
-                for c in (*r.needs, *r.excludes)}
+                for c in (*r.needs, *r.excludes, *r.also)}
         return sorted(used - set(self.patterns))
