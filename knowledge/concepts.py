@@ -18,6 +18,12 @@ class Rule:
     also: tuple[str, ...] = ()  # and at least one of these too (a fee needs a registration)
 
 
+def _rules(raw: dict[str, dict[str, list[str]]] | None) -> dict[str, Rule]:
+    return {str(k): Rule(tuple(v.get("needs") or ()), tuple(v.get("not") or ()),
+                         tuple(v.get("also") or ()))
+            for k, v in (raw or {}).items()}
+
+
 class Concepts:
     def __init__(self, patterns: dict[str, re.Pattern[str]], topics: dict[str, Rule],
                  entries: dict[str, Rule]) -> None:
@@ -27,16 +33,17 @@ class Concepts:
 
     @classmethod
     def load(cls, folder: Path) -> Concepts:
-        path = folder / "concepts.yaml"
-        data = (read_yaml(path) if path.exists() else {}) or {}
-        patterns = {str(k): re.compile(str(v)) for k, v in (data.get("concepts") or {}).items()}
-
-        def rules(raw: dict[str, dict[str, list[str]]] | None) -> dict[str, Rule]:
-            return {str(k): Rule(tuple(v.get("needs") or ()), tuple(v.get("not") or ()),
-                                 tuple(v.get("also") or ()))
-                    for k, v in (raw or {}).items()}
-
-        return cls(patterns, rules(data.get("topics")), rules(data.get("entries")))
+        """concepts.yaml and any concepts_*.yaml beside it (one per group of topics)."""
+        patterns: dict[str, re.Pattern[str]] = {}
+        topics: dict[str, Rule] = {}
+        entries: dict[str, Rule] = {}
+        for path in sorted(folder.glob("concepts*.yaml")):
+            data = read_yaml(path) or {}
+            for k, v in (data.get("concepts") or {}).items():
+                patterns[str(k)] = re.compile(str(v))
+            topics.update(_rules(data.get("topics")))
+            entries.update(_rules(data.get("entries")))
+        return cls(patterns, topics, entries)
 
     def present(self, question: str) -> frozenset[str]:
         """The concepts a question carries."""
