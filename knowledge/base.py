@@ -18,7 +18,8 @@ from knowledge.villages import load as load_villages
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
 TOPICS = ("marriage", "divorce", "certificate", "disclosure", "inspection", "community",
-          "volunteer", "hotline", "bot", "out_of_scope")
+          "volunteer", "hotline", "bot", "out_of_scope", "assistance", "disability", "elderly",
+          "funeral", "adoption", "vagrant", "social_org", "family")
 PLACE_KINDS = ("district", "community", "any")
 
 
