@@ -15,7 +15,7 @@ from knowledge.places import Place, PlaceMatch
 from knowledge.text import has_content
 
 PLACE_FLOW = "place"
-LABEL_CHARS = 28
+LABEL_CHARS = 40
 MAX_QUESTION_CHARS = 1000  # longer texts are not questions; ranking them helps nobody
 
 
@@ -32,6 +32,10 @@ class PlaceButton(CallbackData, prefix="p"):
     place: str
 
 
+class NoneOfThese(CallbackData, prefix="nx"):
+    """"None of these" under a clarifying question."""
+
+
 class PlaceQuestion(TypedDict):
     """Dialog data while the bot waits for a district ("which district or county?")."""
 
@@ -39,14 +43,27 @@ class PlaceQuestion(TypedDict):
 
 
 def entry_label(kb: KnowledgeBase, entry: Entry) -> str:
-    """A short button label for an entry: its menu label, else its first phrasing."""
+    """A short button label for an entry: its own label, its menu label, else its first
+    phrasing; English starts with a capital, and a long label is cut between words."""
+    label = i18n.pick(entry.label_zh, entry.label_en)
     for topic in kb.menu:
         for eid, zh, en in topic.items:
-            if eid == entry.id:
-                return i18n.pick(zh, en)
-    first = i18n.pick(entry.q_zh[0] if entry.q_zh else entry.id,
-                      entry.q_en[0] if entry.q_en else entry.id)
-    return first if len(first) <= LABEL_CHARS else first[: LABEL_CHARS - 1] + "…"
+            if not label and eid == entry.id:
+                label = i18n.pick(zh, en)
+    if not label:
+        label = i18n.pick(entry.q_zh[0] if entry.q_zh else entry.id,
+                          entry.q_en[0] if entry.q_en else entry.id)
+    return shorten(label[:1].upper() + label[1:])
+
+
+def shorten(label: str, limit: int = LABEL_CHARS) -> str:
+    """At most `limit` characters; a Latin text is cut at a space, never inside a word."""
+    if len(label) <= limit:
+        return label
+    cut = label[: limit - 1]
+    if " " in cut and label[limit - 1] != " ":
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
 
 
 def office_text(place: Place) -> str:
@@ -114,6 +131,7 @@ def render(kb: KnowledgeBase, decision: Decision) -> list[Reply]:
     if decision.kind == "clarify":
         rows = tuple((Button(entry_label(kb, e), EntryButton(e.id).pack()),)
                      for e, _s in decision.candidates)
+        rows += ((Button(_("None of these"), NoneOfThese().pack()),),)
         return [Reply(_("Which of these do you mean?"), buttons=rows)]
     if decision.kind == "need_place":
         return [Reply(_("Which district or county? Choose below or type its name."),
@@ -191,6 +209,11 @@ async def on_place_button(app: App, ctx: Context, data: PlaceButton) -> list[Rep
                   buttons=related_buttons(app.kb, entry))]
 
 
+async def on_none_of_these(app: App, ctx: Context, data: NoneOfThese) -> list[Reply]:
+    """The question was none of the ones offered: say what the bot can do, and where to ask."""
+    return [fallback_reply(app.kb)]
+
+
 async def on_cancel(app: App, ctx: Context) -> list[Reply]:
     """Leave whatever flow the user is in."""
     had = ctx.dialog is not None
@@ -205,7 +228,8 @@ async def on_cancel(app: App, ctx: Context) -> list[Reply]:
 FEATURE = Feature(
     "faq",
     commands={"cancel": on_cancel},
-    buttons=(on_button(EntryButton, on_entry_button), on_button(PlaceButton, on_place_button)),
+    buttons=(on_button(EntryButton, on_entry_button), on_button(PlaceButton, on_place_button),
+             on_button(NoneOfThese, on_none_of_these)),
     dialogs={PLACE_FLOW: on_place_reply},
     on_text=on_text,
 )

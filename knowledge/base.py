@@ -39,6 +39,8 @@ class Entry:
     needs_place: str | None = None
     directory: bool = False  # about services a resident can look up in the directory
     flow: str | None = None  # a conversation the answer starts (e.g. volunteer sign-up)
+    label_zh: str = ""  # a short label for buttons ("结婚登记带什么"); else the first phrasing
+    label_en: str = ""
     file: str = field(default="", compare=False)
 
     @property
@@ -83,6 +85,7 @@ def entry_from_data(raw: dict, file: str) -> Entry:
         historical=bool(raw.get("historical")), places=strings("places"),
         see_also=strings("see_also"), needs_place=raw.get("needs_place"),
         directory=bool(raw.get("directory")), flow=raw.get("flow"), file=file,
+        label_zh=str(raw.get("label_zh") or ""), label_en=str(raw.get("label_en") or ""),
     )
 
 
