@@ -138,7 +138,14 @@ def render(kb: KnowledgeBase, decision: Decision) -> list[Reply]:
                       buttons=district_buttons(kb, entry))]
     place = kb.place_for(entry, decision.places)
     runners_up = tuple(e for e, _s in decision.candidates)
-    return [Reply(entry_text(kb, entry, place), buttons=related_buttons(kb, entry, runners_up))]
+    text = entry_text(kb, entry, place)
+    if decision.also:  # several questions in one message: each answer under its question
+        sections = [(entry, text)] + [(d.entry, entry_text(kb, d.entry,
+                                                           kb.place_for(d.entry, d.places)))
+                                      for d in decision.also if d.entry is not None]
+        text = "\n\n".join(i18n.pick(f"【{entry_label(kb, e)}】\n{t}",
+                                     f"{entry_label(kb, e)}:\n{t}") for e, t in sections)
+    return [Reply(text, buttons=related_buttons(kb, entry, runners_up))]
 
 
 def decide(kb: KnowledgeBase, text: str, lang: str | None = None) -> Decision:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +21,16 @@ TOPICS = ("marriage", "divorce", "certificate", "disclosure", "inspection", "com
           "volunteer", "hotline", "bot", "out_of_scope", "assistance", "disability", "elderly",
           "funeral", "adoption", "vagrant", "social_org", "family")
 PLACE_KINDS = ("district", "community", "any")
+MAX_ANSWERS = 3  # answers given to one message of several questions
+# Where one question of a message ends and the next begins.
+_QUESTION_BREAK = re.compile(r"[？?！!。；;\n]+|还有(?:就是)?|另外|顺便(?:问一下|问问|问)?|再问(?:一下)?|"
+                             r"以及|\band also\b|\balso,|\bbesides\b")
+
+
+def split_questions(text: str) -> list[str]:
+    """The questions of a message (one, or several separated by ？。; 还有, 另外...)."""
+    return [p.strip(" ，,") for p in _QUESTION_BREAK.split(text)
+            if len(p.strip(" ，,")) >= 2]
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class Decision:
     score: float = 0.0
     candidates: tuple[tuple[Entry, float], ...] = ()
     places: tuple[PlaceMatch, ...] = ()
+    also: tuple[Decision, ...] = ()  # the other questions of the same message, answered
 
     @property
     def fallback(self) -> bool:
@@ -135,11 +146,32 @@ class KnowledgeBase:
                    SafetyCheck.load(directory), Concepts.load(directory))
 
     def decide(self, question: str, lang: str | None = None) -> Decision:
-        """Answer, ask back (near tie or missing place), or decline, for one question."""
+        """Answer, ask back (near tie or missing place), or decline. A message of several
+        questions gets the answers of up to three (`also`); a long story the answer to the
+        question inside it."""
+        lang = lang or guess_language(question)
+        whole = self._decide_one(question, lang)
+        parts = split_questions(question)
+        if len(parts) < 2:
+            return whole
+        context = self.concepts.present(question) & self.concepts.context
+        found: list[Decision] = []
+        for part in parts:
+            d = self._decide_one(part, lang, context)
+            if d.kind == "answer" and d.entry and all(d.entry.id != f.entry.id for f in found
+                                                      if f.entry):
+                found.append(d)
+        if len(found) >= 2:
+            return replace(found[0], also=tuple(found[1:MAX_ANSWERS]))
+        if whole.kind != "answer" and found:
+            return found[0]
+        return whole
+
+    def _decide_one(self, question: str, lang: str,
+                    context: frozenset[str] = frozenset()) -> Decision:
         asked_in = guess_language(question)
-        lang = lang or asked_in
         places = tuple(self.gazetteer.find(question))
-        scored = self._scored(question, {pm.place.id for pm in places})
+        scored = self._scored(question, {pm.place.id for pm in places}, context)
         if not scored:
             return Decision("fallback", lang, places=places)
         (top, top_score), rest = scored[0], scored[1:]
@@ -165,10 +197,11 @@ class KnowledgeBase:
             return Decision("need_place", lang, top, top_score, related, places)
         return Decision("answer", lang, top, top_score, related, places)
 
-    def _scored(self, question: str, place_ids: set[str]) -> list[tuple[Entry, float]]:
+    def _scored(self, question: str, place_ids: set[str],
+                context: frozenset[str] = frozenset()) -> list[tuple[Entry, float]]:
         """Ranked entries the question may be answered with (its concepts allow them)."""
         bonus = self.ranking.get("place_bonus", 0.1)
-        present = self.concepts.present(question)
+        present = self.concepts.present(question) | context
         out = []
         for s in self.ranker.rank(self.gazetteer.strip(question), limit=16):
             entry = self.entries[s.entry_id]

@@ -26,10 +26,13 @@ def _rules(raw: dict[str, dict[str, list[str]]] | None) -> dict[str, Rule]:
 
 class Concepts:
     def __init__(self, patterns: dict[str, re.Pattern[str]], topics: dict[str, Rule],
-                 entries: dict[str, Rule]) -> None:
+                 entries: dict[str, Rule], context: frozenset[str] = frozenset()) -> None:
         self.patterns = patterns
         self.topics = topics
         self.entries = entries
+        # Concepts one question of a message lends the others ("结婚要带啥，要钱吗": the fee is
+        # a marriage registration's).
+        self.context = context
 
     @classmethod
     def load(cls, folder: Path) -> Concepts:
@@ -37,13 +40,15 @@ class Concepts:
         patterns: dict[str, re.Pattern[str]] = {}
         topics: dict[str, Rule] = {}
         entries: dict[str, Rule] = {}
+        context: set[str] = set()
         for path in sorted(folder.glob("concepts*.yaml")):
             data = read_yaml(path) or {}
+            context.update(str(c) for c in data.get("context") or ())
             for k, v in (data.get("concepts") or {}).items():
                 patterns[str(k)] = re.compile(str(v))
             topics.update(_rules(data.get("topics")))
             entries.update(_rules(data.get("entries")))
-        return cls(patterns, topics, entries)
+        return cls(patterns, topics, entries, frozenset(context))
 
     def present(self, question: str) -> frozenset[str]:
         """The concepts a question carries."""
