@@ -155,6 +155,24 @@ def decide(kb: KnowledgeBase, text: str, lang: str | None = None) -> Decision:
     return kb.decide(text, lang)
 
 
+def place_menu(kb: KnowledgeBase, decision: Decision, text: str) -> Reply | None:
+    """A message that is only a place name ("星沙"): what the bot knows about that place."""
+    if has_content(kb.gazetteer.strip(text)):
+        return None
+    places = [pm.place for pm in decision.places if pm.place.kind == "district"]
+    if not places:
+        return None
+    place, lang = places[0], i18n.current()
+    rows: list[tuple[Button, ...]] = []
+    for eid in ("marriage.registry_local", "bureau.office"):
+        if eid in kb.entries:
+            rows.append((Button(entry_label(kb, kb.entries[eid]),
+                                PlaceButton(eid, place.id).pack()),))
+    rows.append((Button(_("Community services"), services.DistrictListing(place.id).pack()),))
+    return Reply(_("{place}: what would you like to know? Choose below, or type your "
+                   "question.").format(place=place.name(lang)), buttons=tuple(rows))
+
+
 async def on_text(app: App, ctx: Context) -> list[Reply]:
     """A free-text question."""
     text = ctx.msg.text or ""
@@ -168,6 +186,10 @@ async def on_text(app: App, ctx: Context) -> list[Reply]:
     listed = services.directory_answer(app, decision, text)
     if listed is not None:
         return listed
+    if decision.kind == "fallback":
+        only_place = place_menu(app.kb, decision, text)
+        if only_place is not None:
+            return [only_place]
     entry = decision.entry
     start = app.flows.get(entry.flow or "") if entry is not None else None
     if decision.kind == "answer" and entry is not None and start is not None:
