@@ -1,0 +1,88 @@
+"""Answers residents can trust: the entry whose concept the question carries, no quiz when the
+words decide, both answers for two questions, places by their everyday names."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import button, joined, payloads, text
+
+DIRECT = [  # question, the entry whose answer it gets
+    ("结婚要带什么", "marriage.documents"),
+    ("领结婚证要带什么", "marriage.documents"),
+    ("领结婚证需要什么材料", "marriage.documents"),
+    ("离婚要带什么", "divorce.documents"),
+    ("补领结婚证要带什么", "certificate.replacement_documents"),
+    ("结婚证丢了怎么办", "certificate.replacement"),
+    ("离婚要多久", "divorce.cooling_off"),
+    ("二婚要带什么", "marriage.status_proof"),
+    ("What do I need to get married in Changsha?", "marriage.documents"),
+]
+
+
+@pytest.mark.parametrize(("question", "entry"), DIRECT)
+async def test_the_question_gets_its_own_answer(assistant, kb, question, entry):
+    r = await assistant.handle(text("a1", question))
+    assert r[0].text.strip() == kb.entries[entry].a_zh.strip() or r[0].text.strip() == \
+        kb.entries[entry].a_en.strip(), (question, r[0].text[:60])
+
+
+@pytest.mark.parametrize("question", ["高铁票多少钱", "门票多少钱", "今天天气怎么样"])
+async def test_a_shared_word_is_not_enough(assistant, question):
+    r = await assistant.handle(text("a2", question))
+    assert "12345" in r[0].text and "免费" not in r[0].text, question
+
+
+async def test_a_clear_answer_offers_the_close_ones_as_related_not_a_quiz(assistant, kb):
+    r = await assistant.handle(text("a3", "结婚登记要带什么材料"))
+    assert r[0].text == kb.entries["marriage.documents"].a_zh.strip()
+    assert "menu:" in payloads(r) and "您想问的是" not in r[0].text
+
+
+async def test_ask_back_across_topics_ends_with_none_of_these(assistant, kb):
+    decision = kb.decide("结婚离婚")  # two intents the words cannot separate
+    if decision.kind != "clarify":
+        pytest.skip("the ranking separates them")
+    r = await assistant.handle(text("a4", "结婚离婚"))
+    assert payloads(r)[-1] == "nx:"
+    labels = [b.label for row in r[0].buttons for b in row]
+    assert all(not label.endswith("…") or len(label) >= 39 for label in labels)
+    r = await assistant.handle(button("a4", "nx:"))
+    assert "12345" in r[0].text
+
+
+def test_labels_are_cut_between_words_and_capitalised():
+    from handlers.faq import shorten
+
+    cut = shorten("What documents do we need to register our marriage in Changsha", 40)
+    assert cut.endswith("…") and len(cut) <= 40 and not cut[:-1].endswith(("reg", "Chang"))
+    assert shorten("短标签") == "短标签"
+
+
+async def test_two_questions_in_one_message_get_both_answers(assistant, kb):
+    (r,) = await assistant.handle(text("a5", "结婚要带啥？要钱吗"))
+    assert kb.entries["marriage.documents"].a_zh.strip() in r.text
+    assert kb.entries["marriage.fee"].a_zh.strip() in r.text
+    (r,) = await assistant.handle(text("a5", "离婚冷静期多久，还有离婚要带什么材料"))
+    assert kb.entries["divorce.cooling_off"].a_zh.strip() in r.text
+    assert kb.entries["divorce.documents"].a_zh.strip() in r.text
+
+
+async def test_a_long_story_gets_the_answer_to_its_question(assistant, kb):
+    story = ("我和我对象谈了五年恋爱，双方父母都见过了，日子也看好了，下个月就去领证。"
+             "想问一下，结婚登记要带什么材料？")
+    r = await assistant.handle(text("a6", story))
+    assert kb.entries["marriage.documents"].a_zh.strip() in joined(r)
+
+
+@pytest.mark.parametrize(("question", "place"), [("岳麓区民政局在哪", "岳麓区"),
+                                                 ("开福区民政局电话", "开福区")])
+async def test_the_district_bureau_question(assistant, question, place):
+    r = await assistant.handle(text("a7", question))
+    assert f"{place}民政局" in r[0].text and "12345" in r[0].text
+
+
+async def test_xingsha_is_changsha_county(assistant):
+    r = await assistant.handle(text("a8", "星沙"))
+    assert "长沙县" in r[0].text and "p:marriage.registry_local:changshaxian" in payloads(r)
+    r = await assistant.handle(text("a8", "Where do I get married in Xingsha?", lang="en"))
+    assert "Changsha County" in r[0].text
