@@ -2,8 +2,12 @@
 words decide, both answers for two questions, places by their everyday names."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from app import open_assistant
+from knowledge.base import KnowledgeBase
 from tests.conftest import button, joined, payloads, text
 
 DIRECT = [  # question, the entry whose answer it gets
@@ -38,16 +42,21 @@ async def test_a_clear_answer_offers_the_close_ones_as_related_not_a_quiz(assist
     assert "menu:" in payloads(r) and "您想问的是" not in r[0].text
 
 
-async def test_ask_back_across_topics_ends_with_none_of_these(assistant, kb):
-    decision = kb.decide("结婚离婚")  # two intents the words cannot separate
-    if decision.kind != "clarify":
-        pytest.skip("the ranking separates them")
-    r = await assistant.handle(text("a4", "结婚离婚"))
-    assert payloads(r)[-1] == "nx:"
-    labels = [b.label for row in r[0].buttons for b in row]
-    assert all(not label.endswith("…") or len(label) >= 39 for label in labels)
-    r = await assistant.handle(button("a4", "nx:"))
-    assert "12345" in r[0].text
+async def test_ask_back_across_topics_ends_with_none_of_these(settings, clock, kb):
+    """Two entries of different topics the words cannot separate: the bot asks which, with a
+    way out."""
+    twins = [replace(kb.entries["marriage.hours"], id="x.one", topic="marriage",
+                     label_zh="第一个问题"),
+             replace(kb.entries["marriage.hours"], id="x.two", topic="divorce",
+                     label_zh="第二个问题")]
+    small = KnowledgeBase(twins, kb.gazetteer, kb.synonyms, kb.menu, kb.ranking)
+    async with open_assistant(settings, clock, small) as a:
+        r = await a.handle(text("a4", "婚姻登记几点开门"))
+        assert [b.label for row in r[0].buttons for b in row] == ["第一个问题", "第二个问题",
+                                                                  "都不是"]
+        assert payloads(r)[-1] == "nx:"
+        r = await a.handle(button("a4", "nx:"))
+        assert "12345" in r[0].text
 
 
 def test_labels_are_cut_between_words_and_capitalised():
