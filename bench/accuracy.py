@@ -1,18 +1,27 @@
-"""Answer quality and latency on the labelled question set (bench/questions.yaml).
+"""Answer quality and latency on a labelled question set.
 
-    python bench/accuracy.py [--show-errors] [--questions FILE]
+    python bench/accuracy.py [--questions FILE ...] [--show-errors] [--by-topic]
 
-Prints, for in-scope questions: right / wrong / declined (a clarifying question whose options
-include the right entry counts as right, and is also shown apart); for out-of-scope questions:
-declined; and p50/p99 latency of one answer decision. Goals (issue 2): right >= 90%,
-wrong <= 3%, out-of-scope declined >= 90%, p99 < 20 ms.
+For each set: in-scope questions answered right directly (a clarifying question does NOT count
+as right), asked back (and whether the right entry was among the options), wrong, declined;
+off-topic questions declined; per language (and per topic with --by-topic); p50/p99 latency of
+one decision; and once, the crisis check on bench/crisis.yaml's held-out split and the cold
+start of `python bot.py ask`. A question with `parts` (two questions in one message) is right
+when the answers given cover every part. Goals (issue 10): right directly >= 90%, wrong <= 2%,
+asked back <= 5%, off-topic declined >= 95%, p99 < 30 ms, `bot.py ask` cold start < 2 s.
+
+bench/questions.yaml and bench/heldout.yaml have been read while tuning: their figures are
+optimistic. bench/heldout2.yaml is held out: report it, do not tune on it (--show-errors on it
+is refused).
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import yaml
@@ -22,72 +31,125 @@ sys.path.insert(0, str(ROOT))
 
 from handlers.faq import decide  # noqa: E402
 from knowledge.base import Decision, KnowledgeBase  # noqa: E402
+from knowledge.safety import SafetyCheck  # noqa: E402
+
+HELD_OUT = ("heldout2.yaml",)
 
 
-def outcome(decision: Decision, expect: list[str]) -> str:
-    if decision.fallback:
+def answered_ids(d: Decision) -> list[str]:
+    return [x.entry.id for x in (d, *d.also) if x.entry is not None]
+
+
+def outcome(d: Decision, q: dict) -> str:
+    """right | asked_right | asked_wrong | wrong | declined (in scope); declined | answered."""
+    if q["kind"] != "in":
+        return "declined" if d.fallback else "answered"
+    if d.fallback:
         return "declined"
-    if decision.kind == "clarify":
-        options = {e.id for e, _s in decision.candidates}
-        return "clarified" if options & set(expect) else "wrong"
-    return "right" if decision.entry and decision.entry.id in expect else "wrong"
+    if d.kind == "clarify":
+        options = {e.id for e, _s in d.candidates}
+        return "asked_right" if options & set(q["expect"]) else "asked_wrong"
+    got = answered_ids(d)
+    if q.get("parts"):
+        return "right" if all(set(part) & set(got) for part in q["parts"]) else "wrong"
+    return "right" if got and got[0] in q["expect"] else "wrong"
+
+
+def report(name: str, rows: list[tuple[dict, str]], key: str) -> None:
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for q, res in rows:
+        groups[str(q.get(key, "?"))][res if q["kind"] == "in" else f"off_{res}"] += 1
+    for group, c in sorted(groups.items()):
+        n_in = sum(v for k, v in c.items() if not k.startswith("off_"))
+        asked = c["asked_right"] + c["asked_wrong"]
+        line = (f"  {name} {group:18} in scope {n_in:3}: right {c['right']:3}, asked {asked:2}, "
+                f"wrong {c['wrong']:2}, declined {c['declined']:3}")
+        n_off = c["off_declined"] + c["off_answered"]
+        if n_off:
+            line += f"; off-topic declined {c['off_declined']}/{n_off}"
+        print(line)
+
+
+def one_set(kb: KnowledgeBase, path: Path, show_errors: bool, by_topic: bool) -> None:
+    questions = yaml.safe_load(path.read_text(encoding="utf-8"))
+    timings: list[float] = []
+    for q in questions:  # warm caches once
+        decide(kb, q["q"])
+    rows: list[tuple[dict, str]] = []
+    errors = []
+    for q in questions:
+        start = time.perf_counter()
+        d = decide(kb, q["q"])
+        timings.append((time.perf_counter() - start) * 1000)
+        res = outcome(d, q)
+        rows.append((q, res))
+        if res not in ("right", "declined") or (res == "declined" and q["kind"] == "in"):
+            errors.append(f"{res:11} {d.kind:12} {d.score:.2f} got={answered_ids(d)} "
+                          f"want={q['expect']} q={q['q']}")
+    inn = Counter(res for q, res in rows if q["kind"] == "in")
+    out = Counter(res for q, res in rows if q["kind"] != "in")
+    n_in, n_out = sum(inn.values()), sum(out.values())
+    pct = lambda k, n: 100.0 * k / n if n else 0.0  # noqa: E731
+    asked = inn["asked_right"] + inn["asked_wrong"]
+    timings.sort()
+    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+    print(f"{path.name}: {len(questions)} questions ({n_in} in scope, {n_out} off-topic, "
+          f"{sum(1 for q in questions if q['lang'] == 'en')} English)")
+    print(f"  in scope: right directly {inn['right']} ({pct(inn['right'], n_in):.1f}%), asked "
+          f"back {asked} ({pct(asked, n_in):.1f}%; right option offered {inn['asked_right']}), "
+          f"wrong {inn['wrong']} ({pct(inn['wrong'], n_in):.1f}%), declined {inn['declined']} "
+          f"({pct(inn['declined'], n_in):.1f}%)")
+    print(f"  off-topic: declined {out['declined']}/{n_out} ({pct(out['declined'], n_out):.1f}%)")
+    report("lang", rows, "lang")
+    if by_topic:
+        report("topic", rows, "topic")
+    print(f"  latency per question: p50 {statistics.median(timings):.2f} ms, p99 {p99:.2f} ms, "
+          f"max {timings[-1]:.2f} ms")
+    if show_errors:
+        if path.name in HELD_OUT:
+            print("  (errors of a held-out set are not shown: do not tune on it)")
+        else:
+            print("\n".join(f"    {e}" for e in sorted(errors)))
+
+
+def crisis(kb: KnowledgeBase) -> None:
+    path = ROOT / "bench" / "crisis.yaml"
+    if not path.exists():
+        return
+    rows = [r for r in yaml.safe_load(path.read_text(encoding="utf-8"))
+            if r.get("split") == "test"]
+    check: SafetyCheck = kb.safety
+    hits = sum(1 for r in rows if r["crisis"] != "none" and check.check(r["q"]))
+    n_crisis = sum(1 for r in rows if r["crisis"] != "none")
+    alarms = sum(1 for r in rows if r["crisis"] == "none" and check.check(r["q"]))
+    n_none = len(rows) - n_crisis
+    print(f"crisis (bench/crisis.yaml, held-out split): emergency reply {hits}/{n_crisis} "
+          f"({100.0 * hits / max(1, n_crisis):.1f}%), false alarms {alarms}/{n_none} "
+          f"({100.0 * alarms / max(1, n_none):.1f}%)")
+
+
+def cold_start() -> None:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "bot.py"), "ask", "结婚登记要带什么材料"],
+                   check=True, capture_output=True, cwd=ROOT)
+    print(f"cold start of `python bot.py ask`: {time.perf_counter() - t0:.2f} s")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--questions", default=str(ROOT / "bench" / "questions.yaml"))
+    ap.add_argument("--questions", nargs="*",
+                    default=[str(ROOT / "bench" / n) for n in ("questions.yaml", "heldout.yaml")])
     ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--by-topic", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
     kb = KnowledgeBase.load()
-    build_ms = (time.perf_counter() - t0) * 1000
-    questions = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))
-    counts: dict[str, dict[str, int]] = {"in": {}, "out": {}, "en_in": {}}
-    timings: list[float] = []
-    errors: list[str] = []
-    for _ in range(2):  # the first pass warms caches; timings come from the second
-        timings.clear()
-        errors.clear()
-        counts = {"in": {}, "out": {}, "en_in": {}}
-        for q in questions:
-            start = time.perf_counter()
-            d = decide(kb, q["q"])
-            timings.append((time.perf_counter() - start) * 1000)
-            res = outcome(d, q["expect"]) if q["kind"] == "in" else (
-                "declined" if d.fallback else "answered")
-            groups = [q["kind"]] + (["en_in"] if q["kind"] == "in" and q["lang"] == "en" else [])
-            for g in groups:
-                counts[g][res] = counts[g].get(res, 0) + 1
-            if res in ("wrong", "answered") or (res == "declined" and q["kind"] == "in"):
-                got = d.entry.id if d.entry else None
-                errors.append(f"{res:9} {d.kind:12} {d.score:.2f} got={got} "
-                              f"want={q['expect']} q={q['q']}")
-    n_in = sum(counts["in"].values())
-    n_out = sum(counts["out"].values())
-    c = counts["in"]
-    right = c.get("right", 0) + c.get("clarified", 0)
-    pct = lambda k, n: 100.0 * k / n if n else 0.0  # noqa: E731
-    timings.sort()
-    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-    print(f"knowledge base: {len(kb.entries)} entries, index built in {build_ms:.0f} ms")
-    print(f"questions: {len(questions)} ({n_in} in scope, {n_out} out of scope, "
-          f"{sum(1 for q in questions if q['lang'] == 'en')} English)")
-    print(f"in scope: right {right}/{n_in} ({pct(right, n_in):.1f}%) "
-          f"[answered {c.get('right', 0)}, clarified with the right option "
-          f"{c.get('clarified', 0)}], wrong {c.get('wrong', 0)} "
-          f"({pct(c.get('wrong', 0), n_in):.1f}%), declined {c.get('declined', 0)} "
-          f"({pct(c.get('declined', 0), n_in):.1f}%)")
-    e = counts["en_in"]
-    n_en = sum(e.values())
-    print(f"  of which English: right {e.get('right', 0) + e.get('clarified', 0)}/{n_en}, "
-          f"wrong {e.get('wrong', 0)}, declined {e.get('declined', 0)}")
-    o = counts["out"]
-    print(f"out of scope: declined {o.get('declined', 0)}/{n_out} "
-          f"({pct(o.get('declined', 0), n_out):.1f}%)")
-    print(f"latency per question: p50 {statistics.median(timings):.2f} ms, p99 {p99:.2f} ms, "
-          f"max {timings[-1]:.2f} ms")
-    if args.show_errors:
-        print("\n".join(sorted(errors)))
+    print(f"knowledge base: {len(kb.entries)} entries, loaded in "
+          f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+    for name in args.questions:
+        one_set(kb, Path(name), args.show_errors, args.by_topic)
+    crisis(kb)
+    cold_start()
     return 0
 
 
