@@ -20,6 +20,7 @@ from schedules.service import ReminderService
 from storage.db import open_database
 from storage.dialogs import DialogRepo
 from storage.disclosures import DisclosureRepo
+from storage.feedback import FeedbackRepo
 from storage.invites import InviteRepo
 from storage.reminders import ReminderRepo
 from storage.safety import SafetyRepo
@@ -47,8 +48,8 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
         assistant = Assistant(settings=settings, kb=kb, users=users, dialogs=DialogRepo(db),
                               volunteers=VolunteerRepo(db), reminders=reminders,
                               invites=InviteRepo(db), disclosures=disclosures,
-                              disclosure_watch=watch, safety=SafetyRepo(db), clock=clock,
-                              outbox=outbox)
+                              disclosure_watch=watch, safety=SafetyRepo(db),
+                              feedback=FeedbackRepo(db), clock=clock, outbox=outbox)
         await tidy(assistant)
         housekeeping = asyncio.ensure_future(_daily(assistant))
         yield assistant
@@ -61,14 +62,17 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
 
 
 async def tidy(assistant: Assistant) -> None:
-    """Forget what need not be kept: handled update ids (Telegram re-delivers within hours)
-    and volunteer sign-ups past the retention period the consent text promises."""
+    """Forget what need not be kept: handled update ids (Telegram re-delivers within hours),
+    volunteer sign-ups past the retention period the consent text promises, questions kept
+    for review past theirs (answers nobody voted on after a day)."""
     now = assistant.clock.now()
     await assistant.dialogs.prune_seen_updates(now - timedelta(days=2))
     days = assistant.settings.volunteer_retention_days
     purged = await assistant.volunteers.purge_older_than(now - timedelta(days=days))
     if purged:
         log.info("retention: deleted %d volunteer sign-up(s) older than %d days", purged, days)
+    keep = timedelta(days=assistant.settings.feedback_retention_days)
+    await assistant.feedback.purge(now - timedelta(days=1), now - keep)
 
 
 async def _daily(assistant: Assistant) -> None:

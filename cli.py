@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from app import open_assistant
@@ -63,6 +65,8 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
+    if args.kb_cmd == "review":
+        return asyncio.run(cmd_review(settings, args))
     errors, warnings = check(settings.bot_knowledge_dir)
     for w in warnings:
         print(f"warning: {w}")
@@ -70,6 +74,38 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {e}")
     print(f"{len(errors)} error(s), {len(warnings)} warning(s)")
     return 1 if errors else 0
+
+
+def parse_since(text: str) -> timedelta:
+    """`7d`, `12h`, `30m` -> a duration."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number and d, h or m, e.g. 7d")
+    return timedelta(**{units[unit]: int(number)})
+
+
+async def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
+    """What residents asked and were not answered well, most frequent first (for the clerks
+    who edit the knowledge base): declined, "none of these", 👎, and 👍 for balance."""
+    async with open_assistant(settings) as a:
+        rows = await a.feedback.review(a.clock.now() - args.since)
+    labels = {"declined": "declined", "none_of_these": "none of these", "down": "👎",
+              "up": "👍"}
+    table = [[str(r.count), labels.get(r.kind, r.kind), r.entry_id or "", r.last_at[:16],
+              r.question] for r in rows]
+    if args.csv:
+        with Path(args.csv).open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["count", "what", "entry", "last", "question"])
+            writer.writerows(table)
+        print(f"{len(table)} row(s) written to {args.csv}")
+        return 0
+    if not table:
+        print("nothing to review in that period")
+    for row in table:
+        print("\t".join(row))
+    return 0
 
 
 async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
@@ -227,8 +263,11 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true")
     ask.add_argument("--lang", choices=i18n.LANGUAGES)
-    kb = sub.add_parser("kb", help="knowledge base tools")
-    kb.add_argument("kb_cmd", choices=["check"])
+    kb = sub.add_parser("kb", help="knowledge base tools: check it; review what was asked")
+    kb.add_argument("kb_cmd", choices=["check", "review"])
+    kb.add_argument("--since", type=parse_since, default=parse_since("7d"),
+                    help="review: how far back (7d, 24h...; default 7d)")
+    kb.add_argument("--csv", help="review: write a spreadsheet (UTF-8 with BOM) instead")
     users = sub.add_parser("users", help="users and cadre roles")
     usub = users.add_subparsers(dest="users_cmd", required=True)
     ul = usub.add_parser("list")

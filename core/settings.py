@@ -30,6 +30,7 @@ class Settings:
     telegram_max_rate: float = 30.0
     telegram_concurrency: int = 32
     volunteer_retention_days: int = 730
+    feedback_retention_days: int = 180  # questions kept for the knowledge base's review
     reminder_quiet_hours: str = "22:00-08:00"
     reminder_grace_hours: int = 24
     reminder_escalate_days: int = 2
@@ -66,7 +67,7 @@ def _parse(name: str, raw: object) -> object:
     if name == "telegram_max_rate":
         return float(raw)  # type: ignore[arg-type]
     if name in ("telegram_concurrency", "volunteer_retention_days", "reminder_grace_hours",
-                "reminder_escalate_days"):
+                "reminder_escalate_days", "feedback_retention_days"):
         value = int(raw)  # type: ignore[call-overload]
         if value < 1:
             raise ValueError(f"{name.upper()} must be at least 1")

@@ -36,6 +36,7 @@ from schedules.disclosure import DisclosureWatch
 from schedules.service import ReminderService
 from storage.dialogs import DialogRepo
 from storage.disclosures import DisclosureRepo
+from storage.feedback import FeedbackRepo
 from storage.invites import InviteRepo
 from storage.safety import SafetyRepo
 from storage.users import UserRepo
@@ -55,8 +56,9 @@ class Assistant(App):
     def __init__(self, *, settings: Settings, kb: KnowledgeBase, users: UserRepo,
                  dialogs: DialogRepo, volunteers: VolunteerRepo, reminders: ReminderService,
                  invites: InviteRepo, disclosures: DisclosureRepo,
-                 disclosure_watch: DisclosureWatch, safety: SafetyRepo, clock: Clock,
-                 outbox: Outbox, features: Sequence[Feature] = FEATURES) -> None:
+                 disclosure_watch: DisclosureWatch, safety: SafetyRepo,
+                 feedback: FeedbackRepo, clock: Clock, outbox: Outbox,
+                 features: Sequence[Feature] = FEATURES) -> None:
         self.router = Router(features)
         self.router.check()
         if self.router.missing():
@@ -64,7 +66,7 @@ class Assistant(App):
         super().__init__(settings=settings, kb=kb, users=users, dialogs=dialogs,
                          volunteers=volunteers, reminders=reminders, invites=invites,
                          disclosures=disclosures, disclosure_watch=disclosure_watch,
-                         safety=safety, clock=clock, outbox=outbox,
+                         safety=safety, feedback=feedback, clock=clock, outbox=outbox,
                          flows=self.router.flows)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()

@@ -20,6 +20,7 @@ from schedules.disclosure import DisclosureWatch
 from schedules.service import ReminderService
 from storage.dialogs import DialogRepo, DialogState
 from storage.disclosures import DisclosureRepo
+from storage.feedback import FeedbackRepo
 from storage.invites import InviteRepo
 from storage.safety import SafetyRepo
 from storage.users import UserRepo, UserRow
@@ -64,6 +65,7 @@ class App:
     disclosures: DisclosureRepo
     disclosure_watch: DisclosureWatch
     safety: SafetyRepo
+    feedback: FeedbackRepo
     clock: Clock
     outbox: Outbox
     flows: Mapping[str, FlowStart]

@@ -33,7 +33,16 @@ class PlaceButton(CallbackData, prefix="p"):
 
 
 class NoneOfThese(CallbackData, prefix="nx"):
-    """"None of these" under a clarifying question."""
+    """"None of these" under a clarifying question (its feedback row, 0 when none)."""
+
+    row: int
+
+
+class Vote(CallbackData, prefix="fb"):
+    """👍 / 👎 under an answer: its feedback row."""
+
+    row: int
+    vote: str  # up | down
 
 
 class PlaceQuestion(TypedDict):
@@ -119,8 +128,9 @@ def fallback_reply(kb: KnowledgeBase) -> Reply:
                    "hotline (24 hours a day)."), buttons=main_menu(kb))
 
 
-def render(kb: KnowledgeBase, decision: Decision) -> list[Reply]:
-    """Turn a ranking decision into replies (shared by the chat and `bot.py ask`)."""
+def render(kb: KnowledgeBase, decision: Decision, row: int = 0) -> list[Reply]:
+    """Turn a ranking decision into replies (shared by the chat and `bot.py ask`). With the
+    question's feedback `row`, answers carry 👍/👎 and "none of these" is recorded."""
     entry = decision.entry
     if decision.kind == "empty":
         return [Reply(_("Please type your question in words, for example: 结婚登记要带什么？"))]
@@ -131,7 +141,7 @@ def render(kb: KnowledgeBase, decision: Decision) -> list[Reply]:
     if decision.kind == "clarify":
         rows = tuple((Button(entry_label(kb, e), EntryButton(e.id).pack()),)
                      for e, _s in decision.candidates)
-        rows += ((Button(_("None of these"), NoneOfThese().pack()),),)
+        rows += ((Button(_("None of these"), NoneOfThese(row).pack()),),)
         return [Reply(_("Which of these do you mean?"), buttons=rows)]
     if decision.kind == "need_place":
         return [Reply(_("Which district or county? Choose below or type its name."),
@@ -145,7 +155,11 @@ def render(kb: KnowledgeBase, decision: Decision) -> list[Reply]:
                                       for d in decision.also if d.entry is not None]
         text = "\n\n".join(i18n.pick(f"【{entry_label(kb, e)}】\n{t}",
                                      f"{entry_label(kb, e)}:\n{t}") for e, t in sections)
-    return [Reply(text, buttons=related_buttons(kb, entry, runners_up))]
+    buttons = related_buttons(kb, entry, runners_up)
+    if row:
+        buttons = ((Button("👍", Vote(row, "up").pack()), Button("👎", Vote(row, "down").pack())),
+                   *buttons)
+    return [Reply(text, buttons=buttons)]
 
 
 def decide(kb: KnowledgeBase, text: str, lang: str | None = None) -> Decision:
@@ -198,7 +212,17 @@ async def on_text(app: App, ctx: Context) -> list[Reply]:
     if decision.kind == "need_place" and decision.entry is not None:
         await app.dialogs.set(ctx.user.id, PLACE_FLOW, "ask_place",
                               PlaceQuestion(entry=decision.entry.id), app.clock.now())
-    return render(app.kb, decision)
+    return render(app.kb, decision, await _keep_for_review(app, decision, text))
+
+
+async def _keep_for_review(app: App, decision: Decision, text: str) -> int:
+    """Declined questions, clarifications and answers are kept (masked, no user id) for the
+    knowledge base's review; returns the row that 👍/👎 or "none of these" will mark."""
+    kind = {"fallback": "declined", "clarify": "clarify", "answer": "answer"}.get(decision.kind)
+    if kind is None:
+        return 0
+    entry = decision.entry.id if decision.entry and kind == "answer" else None
+    return await app.feedback.add(kind, text, entry, decision.lang, app.clock.now())
 
 
 async def on_place_reply(app: App, ctx: Context) -> list[Reply]:
@@ -240,7 +264,20 @@ async def on_place_button(app: App, ctx: Context, data: PlaceButton) -> list[Rep
 
 async def on_none_of_these(app: App, ctx: Context, data: NoneOfThese) -> list[Reply]:
     """The question was none of the ones offered: say what the bot can do, and where to ask."""
+    if data.row:
+        await app.feedback.none_of_these(data.row)
     return [fallback_reply(app.kb)]
+
+
+async def on_vote(app: App, ctx: Context, data: Vote) -> list[Reply]:
+    """👍 / 👎 under an answer: kept for the clerks who edit the knowledge base."""
+    if data.vote not in ("up", "down") or not await app.feedback.vote(data.row, data.vote):
+        return await stale_button(app, ctx)
+    if data.vote == "up":
+        return [Reply(_("Thank you for telling us."))]
+    return [Reply(_("Sorry this did not help. Your question is passed on to the people who "
+                    "keep my answers up to date. For a person to talk to now, call the 12345 "
+                    "government service hotline (24 hours)."))]
 
 
 async def on_cancel(app: App, ctx: Context) -> list[Reply]:
@@ -258,7 +295,7 @@ FEATURE = Feature(
     "faq",
     commands={"cancel": on_cancel},
     buttons=(on_button(EntryButton, on_entry_button), on_button(PlaceButton, on_place_button),
-             on_button(NoneOfThese, on_none_of_these)),
+             on_button(NoneOfThese, on_none_of_these), on_button(Vote, on_vote)),
     dialogs={PLACE_FLOW: on_place_reply},
     on_text=on_text,
 )

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +32,7 @@ from app import open_assistant
 from core.settings import Settings
 from knowledge.base import KnowledgeBase
 from storage.db import open_database
+from storage.feedback import FeedbackRepo
 from storage.users import UserRepo
 from tests.test_volunteers import sign_up
 
@@ -183,8 +184,6 @@ def test_users_cli_promote_and_demote(run: Run, tmp_path: Path) -> None:
 def test_directory_import_and_volunteers_export(run: Run, tmp_path: Path, test_kb_dir: Path,
                                                  settings: Settings) -> None:
     """A clerk's GB18030 spreadsheet goes in; a district's sign-ups come out as CSV and XLSX."""
-
-
     kb_dir = tmp_path / "knowledge"
     shutil.copytree(test_kb_dir, kb_dir)
     sheet = tmp_path / "服务网点.csv"
@@ -261,3 +260,25 @@ def test_disclosure_village_import(run: Run, tmp_path: Path, kb: KnowledgeBase) 
     (village,) = [v for v in book.villages.values() if v.name("zh") == "石坝村"]
     assert village.monthly_finance and village.township == "莲花镇"
     assert {r.id for r in book.rules_for(village)} == {"general", "finance_monthly"}
+
+
+def test_kb_review_lists_what_was_not_answered_well(run: Run, tmp_path: Path) -> None:
+    async def seed() -> None:
+        db = await open_database(tmp_path / "cli.sqlite3")
+        repo = FeedbackRepo(db)
+        now = datetime.now(UTC)
+        for _ in range(3):
+            await repo.add("declined", "低温补贴怎么领 电话13800138000", None, "zh", now)
+        await repo.add("declined", "高铁票多少钱", None, "zh", now - timedelta(days=30))
+        await db.close()
+
+    asyncio.run(seed())
+    r = run(["kb", "review", "--since", "7d"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines == ["3\tdeclined\t\t" + lines[0].split("\t")[3] + "\t低温补贴怎么领 电话[手机号]"]
+    out = tmp_path / "review.csv"
+    r = run(["kb", "review", "--since", "60d", "--csv", str(out)])
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert rows[0] == ["count", "what", "entry", "last", "question"] and len(rows) == 3
+    assert run(["kb", "review", "--since", "soon"]).returncode == 2
