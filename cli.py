@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import io
 import json
 import sys
 from datetime import timedelta
@@ -95,10 +96,12 @@ async def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     table = [[str(r.count), labels.get(r.kind, r.kind), r.entry_id or "", r.last_at[:16],
               r.question] for r in rows]
     if args.csv:
-        with Path(args.csv).open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["count", "what", "entry", "last", "question"])
-            writer.writerows(table)
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["count", "what", "entry", "last", "question"])
+        writer.writerows(table)
+        await asyncio.to_thread(Path(args.csv).write_text, buf.getvalue(),
+                                encoding="utf-8-sig")
         print(f"{len(table)} row(s) written to {args.csv}")
         return 0
     if not table:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app import open_assistant
+from handlers.faq import shorten
 from knowledge.base import KnowledgeBase
 from tests.conftest import button, joined, payloads, text
 
@@ -61,8 +62,6 @@ async def test_ask_back_across_topics_ends_with_none_of_these(settings, clock, k
 
 
 def test_labels_are_cut_between_words_and_capitalised():
-    from handlers.faq import shorten
-
     cut = shorten("What documents do we need to register our marriage in Changsha", 40)
     assert cut.endswith("…") and len(cut) <= 40 and not cut[:-1].endswith(("reg", "Chang"))
     assert shorten("短标签") == "短标签"
