@@ -2,6 +2,7 @@
 publish last (with the noticeboard photo), and subscriptions to a village's disclosures."""
 from __future__ import annotations
 
+import re
 from typing import TypedDict, cast
 
 from core import i18n
@@ -16,6 +17,8 @@ from schedules.disclosure import next_due
 from storage.disclosures import Record
 
 ASK_FLOW = "village"  # "which village?" asked
+_OTHER_VILLAGE = re.compile(r"[\u4e00-\u9fff]{1,4}(?:村|社区)")
+_GENERIC = ("我们", "我", "咱", "本", "俺", "你们", "这个", "那个", "哪个", "村里")
 PHOTOS = 3
 
 
@@ -139,11 +142,26 @@ async def _resolve(app: App, ctx: Context, text: str, then: str) -> list[Reply]:
         return [pick_village(app, villages, kind)]
     await app.dialogs.set(ctx.user.id, ASK_FLOW, "ask", VillageQuestion(then=then),
                           app.clock.now())
-    names = "、".join(v.name(i18n.current()) for v in list(
-        app.kb.villages.villages.values())[:8])
-    intro = _("I don't have that village's disclosure calendar.") + " " if untracked else ""
-    return [Reply(intro + _("Which village? Type its name (villages I know: {names}).").format(
-        names=names or "-"))]
+    known = list(app.kb.villages.villages.values())
+    rows = tuple((Button(village_label(app, v)[:40], kind(v.id).pack()),) for v in known[:8])
+    replies = []
+    other = _OTHER_VILLAGE.search(text)
+    if untracked or other:  # a village the bot does not track: the general rules, not a wall
+        rules = app.kb.entries.get("disclosure.frequency")
+        named = other.group(0) if other else ""
+        if not named or named.startswith(_GENERIC):
+            named = _("your village")
+        text_ = _("I don't have the disclosure calendar of {village}. What the rules say for "
+                  "every village:").format(village=named)
+        if rules is not None:
+            text_ += "\n" + i18n.pick(rules.a_zh, rules.a_en)
+        text_ += "\n" + _("The village's own noticeboard is the official record: ask the "
+                          "village committee, or the township government if nothing is "
+                          "posted.")
+        replies.append(Reply(text_))
+    replies.append(Reply(_("Which village? Choose one I know, or type its name."),
+                         buttons=rows))
+    return replies
 
 
 async def on_village_reply(app: App, ctx: Context) -> list[Reply]:
@@ -178,6 +196,11 @@ async def _subscribe(app: App, ctx: Context, village: Village) -> list[Reply]:
     await app.disclosures.subscribe(ctx.user.id, village.id, app.clock.now())
     return [Reply(_("Subscribed: I will tell you when {village} records a disclosure. "
                     "/unsubscribe stops it.").format(village=village.name(i18n.current())))]
+
+
+async def subscribe_from_text(app: App, ctx: Context) -> list[Reply]:
+    """"订阅火焰村" typed as a message."""
+    return await _resolve(app, ctx, ctx.msg.text or "", "subscribe")
 
 
 async def on_subscribe(app: App, ctx: Context) -> list[Reply]:
@@ -218,5 +241,6 @@ FEATURE = Feature(
              on_button(Subscribe, on_subscribe_button),
              on_button(Unsubscribe, on_unsubscribe_button)),
     dialogs={ASK_FLOW: on_village_reply},
-    flows={"disclosure": FlowStart(start_lookup, show_answer=False)},
+    flows={"disclosure": FlowStart(start_lookup, show_answer=False),
+           "disclosure_subscribe": FlowStart(subscribe_from_text, show_answer=False)},
 )

@@ -1,6 +1,7 @@
 """Free-text questions answered from the knowledge base: answer, ask back, or decline."""
 from __future__ import annotations
 
+import re
 from typing import TypedDict, cast
 
 from core import i18n
@@ -8,7 +9,7 @@ from core.callbacks import CallbackData
 from core.i18n import _
 from core.messages import Button, Reply
 from handlers import services
-from handlers.context import App, Context, back_to_menu, main_menu, stale_button
+from handlers.context import App, Context, FlowStart, back_to_menu, main_menu, stale_button
 from handlers.router import Feature, on_button
 from knowledge.base import Decision, Entry, KnowledgeBase
 from knowledge.places import Place, PlaceMatch
@@ -169,6 +170,23 @@ def decide(kb: KnowledgeBase, text: str, lang: str | None = None) -> Decision:
     return kb.decide(text, lang)
 
 
+_SUBSCRIBE = re.compile(r"订阅|关注|提醒我|通知我|有新的?公开.{0,4}告诉我|subscribe|notify me|"
+                        r"let me know|alert me", re.IGNORECASE)
+
+
+def _village_flow(app: App, decision: Decision, text: str) -> FlowStart | None:
+    """A question naming a tracked village about its disclosures goes to that village's
+    record ("火焰村的账目什么时候公布"); "订阅火焰村" subscribes."""
+    villages = app.kb.villages.villages
+    if not any(pm.place.id in villages for pm in decision.places):
+        return None
+    if _SUBSCRIBE.search(text):
+        return app.flows.get("disclosure_subscribe")
+    about = "disclosure" in app.kb.concepts.present(text) or (
+        decision.entry is not None and decision.entry.topic == "disclosure")
+    return app.flows.get("disclosure") if about else None
+
+
 def place_menu(kb: KnowledgeBase, decision: Decision, text: str) -> Reply | None:
     """A message that is only a place name ("星沙"): what the bot knows about that place."""
     if has_content(kb.gazetteer.strip(text)):
@@ -200,6 +218,9 @@ async def on_text(app: App, ctx: Context) -> list[Reply]:
     listed = services.directory_answer(app, decision, text)
     if listed is not None:
         return listed
+    village_flow = _village_flow(app, decision, text)
+    if village_flow is not None:
+        return await village_flow.handler(app, ctx)
     if decision.kind == "fallback":
         only_place = place_menu(app.kb, decision, text)
         if only_place is not None:

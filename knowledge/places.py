@@ -42,6 +42,21 @@ def _place(kind: str, raw: dict) -> Place:
     )
 
 
+_EN_KINDS = ("village", "community", "district", "county", "city")
+
+
+def english_names(place: Place) -> list[str]:
+    """"Huoyan Community" is also "Huoyan Village" and "Huoyan" (people use either)."""
+    name = place.name_en.lower().strip()
+    if not name:
+        return []
+    out = [name]
+    stem, _sep, kind = name.rpartition(" ")
+    if stem and kind in _EN_KINDS and place.kind == "community":
+        out += [stem, f"{stem} village", f"{stem} community"]
+    return out
+
+
 class Gazetteer:
     """Longest-match recognition of place names (current names, aliases and former names)."""
 
@@ -50,11 +65,11 @@ class Gazetteer:
         self._names: dict[str, tuple[Place, bool]] = {}
         self._all: dict[str, list[Place]] = {}  # every place a name may mean
         for p in places:
-            for name in {normalise(n) for n in (p.name_zh, p.name_en.lower(), *p.aliases,
+            for name in {normalise(n) for n in (p.name_zh, *english_names(p), *p.aliases,
                                                 *p.former) if n}:
                 self._all.setdefault(name, []).append(p)
         for p in places:
-            for name in (p.name_zh, p.name_en.lower(), *p.aliases):
+            for name in (p.name_zh, *english_names(p), *p.aliases):
                 self._names.setdefault(normalise(name), (p, False))
             for name in p.former:
                 self._names[normalise(name)] = (p, True)

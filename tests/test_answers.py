@@ -121,3 +121,23 @@ async def test_questions_not_answered_well_are_kept_masked_for_review(assistant,
         == {"declined", "down"}
     await a.feedback.purge(a.clock.now(), a.clock.now() + timedelta(seconds=1))
     assert await a.feedback.review(a.clock.now() - timedelta(days=1)) == []
+
+
+@pytest.mark.parametrize("question", ["火焰村的账目什么时候公布", "五一村村务公开",
+                                      "Huoyan village disclosure"])
+async def test_a_village_named_anywhere_gets_its_record(assistant, question):
+    r = await assistant.handle(text("b1", question))
+    assert "雨花区" in r[0].text and ("2026" in r[0].text), (question, r[0].text[:80])
+
+
+async def test_subscribing_by_free_text(assistant):
+    (r,) = await assistant.handle(text("b2", "订阅火焰村"))
+    user = await assistant.users.get("console", "b2")
+    assert await assistant.disclosures.subscriptions(user.id) == ["huoyan"]
+    assert "/unsubscribe" in r.text
+
+
+async def test_an_untracked_village_gets_the_rules_and_a_choice(assistant):
+    r = await assistant.handle(text("b3", "张家村什么时候公开村务"))
+    assert "张家村" in r[0].text and "每季度" in r[0].text
+    assert "dl:hongxing" in payloads(r)
