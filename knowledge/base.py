@@ -1,6 +1,7 @@
 """The knowledge base: loads the YAML data files, ranks entries for a question, decides."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -10,6 +11,7 @@ from knowledge.concepts import Concepts
 from knowledge.directory import Directory
 from knowledge.files import read_yaml
 from knowledge.places import Gazetteer, PlaceMatch
+from knowledge.pinyin import PinyinIndex, looks_pinyin
 from knowledge.ranker import Ranker
 from knowledge.safety import SafetyCheck
 from knowledge.text import Synonyms, guess_language
@@ -151,6 +153,8 @@ class KnowledgeBase:
         question inside it."""
         lang = lang or guess_language(question)
         whole = self._decide_one(question, lang)
+        if whole.kind == "fallback" and looks_pinyin(question):
+            whole = self._decide_pinyin(question, whole)
         parts = split_questions(question)
         if len(parts) < 2:
             return whole
@@ -166,6 +170,27 @@ class KnowledgeBase:
         if whole.kind != "answer" and found:
             return found[0]
         return whole
+
+    @functools.cached_property
+    def pinyin(self) -> PinyinIndex:
+        """The pinyin index of the Chinese phrasings, built at the first pinyin question."""
+        return PinyinIndex({e.id: [self.gazetteer.strip(q) for q in e.q_zh]
+                            for e in self.entries.values()})
+
+    def _decide_pinyin(self, question: str, declined: Decision) -> Decision:
+        """A question in (half) pinyin the ordinary ranking declined: the pinyin index may
+        answer it, when it is clearly one entry."""
+        found = self.pinyin.rank(question, limit=2)
+        if not found:
+            return declined
+        threshold = self.ranking.get("threshold_pinyin", 0.35)
+        second = found[1].score if len(found) > 1 else 0.0
+        if found[0].score < threshold or found[0].score - second < self.ranking.get("margin",
+                                                                                   0.05):
+            return declined
+        entry = self.entries[found[0].entry_id]
+        kind = "out_of_scope" if entry.out_of_scope else "answer"
+        return Decision(kind, "zh", entry, found[0].score, places=declined.places)
 
     def _decide_one(self, question: str, lang: str,
                     context: frozenset[str] = frozenset()) -> Decision:

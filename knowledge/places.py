@@ -46,14 +46,14 @@ _EN_KINDS = ("village", "community", "district", "county", "city")
 
 
 def english_names(place: Place) -> list[str]:
-    """"Huoyan Community" is also "Huoyan Village" and "Huoyan" (people use either)."""
+    """"Huoyan Community" is also "Huoyan Village" (people use either)."""
     name = place.name_en.lower().strip()
     if not name:
         return []
     out = [name]
     stem, _sep, kind = name.rpartition(" ")
     if stem and kind in _EN_KINDS and place.kind == "community":
-        out += [stem, f"{stem} village", f"{stem} community"]
+        out += [f"{stem} village", f"{stem} community"]  # not the bare stem: Wuyi Square
     return out
 
 

@@ -141,3 +141,18 @@ async def test_an_untracked_village_gets_the_rules_and_a_choice(assistant):
     r = await assistant.handle(text("b3", "张家村什么时候公开村务"))
     assert "张家村" in r[0].text and "每季度" in r[0].text
     assert "dl:hongxing" in payloads(r)
+
+
+@pytest.mark.parametrize(("question", "entry"), [("lihun lengjingqi", "divorce.cooling_off"),
+                                                 ("jiehun dengji yao qian ma", "marriage.fee"),
+                                                 ("结hun要带啥", "marriage.documents")])
+async def test_pinyin_and_half_pinyin(assistant, kb, question, entry):
+    r = await assistant.handle(text("b4", question))
+    assert r[0].text == kb.entries[entry].a_zh.strip(), (question, r[0].text[:60])
+
+
+@pytest.mark.parametrize("question", ["recommend a good restaurant near wuyi square",
+                                      "translate 谢谢 into french"])
+async def test_chat_and_requests_that_are_not_ours_are_declined(assistant, question):
+    r = await assistant.handle(text("b5", question, lang="en"))
+    assert "12345" in r[0].text and "Hello" not in r[0].text and "welcome" not in r[0].text

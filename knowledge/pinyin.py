@@ -1,0 +1,59 @@
+"""Questions typed in pinyin ("lihun lengjingqi duojiu") or half in pinyin ("结hun要带啥"):
+a second index of the phrasings in toneless pinyin, asked only when the ordinary ranking
+declines. Kept apart because pinyin in the main index dilutes the Chinese scores."""
+from __future__ import annotations
+
+import re
+
+from pypinyin import Style, lazy_pinyin
+
+from knowledge.ranker import Ranker, Scored
+from knowledge.text import Synonyms
+
+# One toneless pinyin syllable (v for ü); a word of them splits into syllables.
+_SYLLABLE = re.compile(
+    r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+    r"(?:iang|iong|uang|ang|eng|ing|ong|uai|ian|iao|uan|van|ai|ei|ui|ao|ou|iu|ie|ve|ue|er|an|"
+    r"en|in|un|vn|ia|ua|uo|a|o|e|i|u|v)(?![aeiouv])|(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+    r"(?:ang|eng|ing|ong|an|en|in|un)")
+_LATIN_WORD = re.compile(r"[a-z]+")
+
+
+def syllables(word: str) -> list[str] | None:
+    """`lengjingqi` -> [leng, jing, qi]; None when the word is not all pinyin."""
+    out, pos = [], 0
+    while pos < len(word):
+        m = _SYLLABLE.match(word, pos)
+        if m is None or m.end() == pos:
+            return None
+        out.append(m.group(0))
+        pos = m.end()
+    return out
+
+
+def to_pinyin(text: str) -> str:
+    """Chinese characters to toneless syllables; pinyin words split into syllables; other
+    Latin words kept as they are."""
+    words: list[str] = []
+    for token in lazy_pinyin(text.lower(), style=Style.NORMAL, errors="default"):
+        for word in _LATIN_WORD.findall(token):
+            words += syllables(word) or [word]
+    return " ".join(words)
+
+
+def looks_pinyin(text: str) -> bool:
+    """Most of the Latin words in the text are pinyin (and there is something to read)."""
+    words = _LATIN_WORD.findall(text.lower())
+    if not words:
+        return False
+    pinyin = [w for w in words if len(w) >= 2 and syllables(w)]
+    return len(pinyin) >= max(1, int(len(words) * 0.7))
+
+
+class PinyinIndex:
+    def __init__(self, phrasings: dict[str, list[str]]) -> None:
+        self._ranker = Ranker({eid: [to_pinyin(p) for p in texts]
+                               for eid, texts in phrasings.items()}, Synonyms({}, {}, {}))
+
+    def rank(self, question: str, limit: int = 5) -> list[Scored]:
+        return self._ranker.rank(to_pinyin(question), limit)
