@@ -10,8 +10,8 @@ from pathlib import Path
 from knowledge.concepts import Concepts
 from knowledge.directory import Directory
 from knowledge.files import read_yaml
-from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.pinyin import PinyinIndex, looks_pinyin
+from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
 from knowledge.safety import SafetyCheck
 from knowledge.text import Synonyms, guess_language
