@@ -11,6 +11,8 @@ from app import open_assistant
 from handlers.faq import shorten
 from knowledge.base import KnowledgeBase
 from tests.conftest import button, joined, payloads, text
+from tests.test_telegram import api, press, running_bot, say  # noqa: F401 - the fixture too
+from tests.test_telegram import buttons as tg_buttons
 
 DIRECT = [  # question, the entry whose answer it gets
     ("结婚要带什么", "marriage.documents"),
@@ -156,3 +158,15 @@ async def test_pinyin_and_half_pinyin(assistant, kb, question, entry):
 async def test_chat_and_requests_that_are_not_ours_are_declined(assistant, question):
     r = await assistant.handle(text("b5", question, lang="en"))
     assert "12345" in r[0].text and "Hello" not in r[0].text and "welcome" not in r[0].text
+
+
+async def test_over_telegram_answer_then_vote(api, settings, clock, kb):  # noqa: F811
+    async with running_bot(api, settings, clock, kb) as channel:
+        (r,) = await say(api, 311, "结婚要带啥？要钱吗")
+        assert kb.entries["marriage.fee"].a_zh.strip() in r["params"]["text"]
+        votes = [b for b in tg_buttons(r) if b.startswith("fb:")]
+        assert len(votes) == 2
+        (thanks,) = await press(api, 311, votes[0])
+        assert "谢谢" in thanks["params"]["text"]
+        rows = await channel.assistant.feedback.review(clock.now() - timedelta(days=1))
+        assert [row.kind for row in rows] == ["up"]
