@@ -124,9 +124,10 @@ def related_buttons(kb: KnowledgeBase, entry: Entry,
 
 def fallback_reply(kb: KnowledgeBase) -> Reply:
     return Reply(_("Sorry, I can't answer that one. I can help with marriage and divorce "
-                   "registration, village-affairs disclosure, community services and "
-                   "volunteering. For anything else, call the 12345 government service "
-                   "hotline (24 hours a day)."), buttons=main_menu(kb))
+                   "registration, social assistance (dibao, temporary assistance), elderly "
+                   "care, funerals and other civil affairs, village-affairs disclosure, "
+                   "community services and volunteering. For anything else, call the 12345 "
+                   "government service hotline (24 hours a day)."), buttons=main_menu(kb))
 
 
 def render(kb: KnowledgeBase, decision: Decision, row: int = 0) -> list[Reply]:

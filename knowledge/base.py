@@ -151,7 +151,7 @@ class KnowledgeBase:
         """Answer, ask back (near tie or missing place), or decline. A message of several
         questions gets the answers of up to three (`also`); a long story the answer to the
         question inside it."""
-        lang = lang or guess_language(question)
+        lang = lang or ("zh" if looks_pinyin(question) else guess_language(question))
         whole = self._decide_one(question, lang)
         if whole.kind == "fallback" and looks_pinyin(question):
             whole = self._decide_pinyin(question, whole)
