@@ -44,6 +44,7 @@ async def run_telegram(settings: Settings) -> None:
     from channels.telegram import TelegramChannel, build_application  # noqa: PLC0415
 
     async with open_assistant(settings) as assistant:
+        assistant.kb.ranker  # noqa: B018 - build the index now, not at the first question
         channel = TelegramChannel(assistant, settings, build_application(settings))
         scheduler = ReminderScheduler(assistant.reminders)
         await channel.run(_stop_event(), on_started=scheduler.start,
@@ -55,6 +56,7 @@ async def run_console(settings: Settings, lang: str | None) -> int:
     """The console chat until end of input or a signal; 1 if the chat loop failed."""
     failed = False
     async with open_assistant(settings) as assistant:
+        assistant.kb.ranker  # noqa: B018 - build the index now, not at the first question
         assistant.outbox.register(CHANNEL, ConsoleNotifier(sys.stdout))
         scheduler = ReminderScheduler(assistant.reminders)
         await scheduler.start()

@@ -120,8 +120,15 @@ class KnowledgeBase:
         self.synonyms = synonyms
         self.menu = menu
         self.ranking = ranking
-        phrasings = {e.id: [gazetteer.strip(q) for q in (*e.q_zh, *e.q_en)] for e in entries}
-        self.ranker = Ranker(phrasings, synonyms, best_weight=ranking.get("best_weight", 0.7))
+
+    @functools.cached_property
+    def ranker(self) -> Ranker:
+        """The index of every phrasing, built at the first question (loading the knowledge
+        base for `kb check`, an import or the CLI's other commands does not need it)."""
+        phrasings = {e.id: [self.gazetteer.strip(q) for q in (*e.q_zh, *e.q_en)]
+                     for e in self.entries.values()}
+        return Ranker(phrasings, self.synonyms,
+                      best_weight=self.ranking.get("best_weight", 0.7))
 
     @classmethod
     def load(cls, directory: Path = KNOWLEDGE_DIR) -> KnowledgeBase:
