@@ -25,12 +25,13 @@ from knowledge.safety import SafetyCheck  # noqa: E402
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", default=str(ROOT / "bench" / "crisis.yaml"))
+    ap.add_argument("--set", default=str(ROOT / "bench" / "crisis.yaml"),
+                    help="bench/crisis.yaml (dev and test splits) or bench/crisis_dev2.yaml")
     ap.add_argument("--show-errors", action="store_true")
     args = ap.parse_args()
     check = SafetyCheck.load(ROOT / "knowledge")
     rows = yaml.safe_load(Path(args.set).read_text(encoding="utf-8"))
-    for split in ("dev", "test"):
+    for split in sorted({r.get("split", "test") for r in rows}):
         counts: Counter[str] = Counter()
         errors = []
         for row in (r for r in rows if r.get("split", "test") == split):
@@ -51,7 +52,7 @@ def main() -> int:
               f"({counts['replied'] / max(1, counts['crisis']):.1%}; right kind "
               f"{counts['right_kind']}), false alarms {counts['false_alarm']}/"
               f"{counts['ordinary']} ({counts['false_alarm'] / max(1, counts['ordinary']):.1%})")
-        if args.show_errors and split == "dev":
+        if args.show_errors and split != "test":
             print("\n".join(f"  {e}" for e in errors))
     return 0
 

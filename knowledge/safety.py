@@ -53,9 +53,11 @@ class SafetyCheck:
     """Recognises crisis messages; built once from the knowledge folder."""
 
     def __init__(self, kinds: dict[str, CrisisKind], not_: list[re.Pattern[str]],
-                 personal: re.Pattern[str], procedure: re.Pattern[str]) -> None:
+                 personal: re.Pattern[str], procedure: re.Pattern[str],
+                 meta: re.Pattern[str] | None = None) -> None:
         self.kinds = kinds
         self._not = not_
+        self._meta = meta
         self._personal = personal
         self._procedure = procedure
 
@@ -74,11 +76,14 @@ class SafetyCheck:
                 bool(raw.get("needs_personal")))
         return cls(kinds, [re.compile(p) for p in data.get("not") or ()],
                    re.compile(str(data.get("personal") or "(?!)")),
-                   re.compile(str(data.get("procedure") or "(?!)")))
+                   re.compile(str(data.get("procedure") or "(?!)")),
+                   re.compile(str(data["meta"])) if data.get("meta") else None)
 
     def check(self, text: str) -> Crisis | None:
         """The crisis a message is about, or None for an ordinary message."""
         norm = normalise(text)
+        if self._meta is not None and self._meta.search(norm):
+            return None  # danger as a subject (the news, a training, a joke), not a crisis
         for pattern in self._not:
             norm = pattern.sub(" ", norm)
         personal = bool(self._personal.search(norm))
