@@ -26,8 +26,14 @@ def _rules(raw: dict[str, dict[str, list[str]]] | None) -> dict[str, Rule]:
 
 class Concepts:
     def __init__(self, patterns: dict[str, re.Pattern[str]], topics: dict[str, Rule],
-                 entries: dict[str, Rule], context: frozenset[str] = frozenset()) -> None:
+                 entries: dict[str, Rule], context: frozenset[str] = frozenset(),
+                 typos: dict[str, str] | None = None) -> None:
         self.patterns = patterns
+        # Common homophone typos read as what was meant ("结婚正" -> "结婚证") for concepts.
+        self.typos = typos or {}
+        self._typo = re.compile("|".join(re.escape(t) for t in sorted(self.typos, key=len,
+                                                                      reverse=True))) \
+            if self.typos else None
         self.topics = topics
         self.entries = entries
         # Concepts one question of a message lends the others ("结婚要带啥，要钱吗": the fee is
@@ -41,18 +47,22 @@ class Concepts:
         topics: dict[str, Rule] = {}
         entries: dict[str, Rule] = {}
         context: set[str] = set()
+        typos: dict[str, str] = {}
         for path in sorted(folder.glob("concepts*.yaml")):
             data = read_yaml(path) or {}
+            typos.update({str(k): str(v) for k, v in (data.get("typos") or {}).items()})
             context.update(str(c) for c in data.get("context") or ())
             for k, v in (data.get("concepts") or {}).items():
                 patterns[str(k)] = re.compile(str(v))
             topics.update(_rules(data.get("topics")))
             entries.update(_rules(data.get("entries")))
-        return cls(patterns, topics, entries, frozenset(context))
+        return cls(patterns, topics, entries, frozenset(context), typos)
 
     def present(self, question: str) -> frozenset[str]:
         """The concepts a question carries."""
         text = unicodedata.normalize("NFKC", question).lower()
+        if self._typo is not None:
+            text = self._typo.sub(lambda m: self.typos[m.group(0)], text)
         return frozenset(name for name, p in self.patterns.items() if p.search(text))
 
     def rule(self, entry_id: str, topic: str) -> Rule:
