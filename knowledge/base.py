@@ -26,7 +26,9 @@ PLACE_KINDS = ("district", "community", "any")
 MAX_ANSWERS = 3  # answers given to one message of several questions
 # Where one question of a message ends and the next begins.
 _QUESTION_BREAK = re.compile(r"[？?！!。；;\n]+|还有(?:就是)?|另外|顺便(?:问一下|问问|问)?|"
-                             r"再问(?:一下)?|以及|\band also\b|\balso,|\bbesides\b")
+                             r"再问(?:一下)?|以及|\band also\b|\balso,|\bbesides\b|"
+                             r",? and (?=(?:how|what|where|when|who|do|does|can|is|are|should|"
+                             r"will|if)\b)")
 
 
 def split_questions(text: str) -> list[str]:
@@ -172,6 +174,9 @@ class KnowledgeBase:
             if d.kind == "answer" and d.entry and all(d.entry.id != f.entry.id for f in found
                                                       if f.entry):
                 found.append(d)
+        if whole.kind == "answer" and whole.entry and found and all(
+                whole.entry.id != f.entry.id for f in found if f.entry):
+            found.append(whole)  # what the whole message asks that no single part did
         if len(found) >= 2:
             return replace(found[0], also=tuple(found[1:MAX_ANSWERS]))
         if whole.kind != "answer" and found:
