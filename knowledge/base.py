@@ -213,6 +213,9 @@ class KnowledgeBase:
             return Decision("fallback", lang, places=places)
         (top, top_score), rest = scored[0], scored[1:]
         threshold = self.ranking.get(f"threshold_{asked_in}", 0.4)
+        if len(question) > self.ranking.get("long_chars", 60):
+            # a long story dilutes every score; the concepts still decide what may answer
+            threshold *= self.ranking.get("long_factor", 1.0)
         if top_score < threshold:
             return Decision("fallback", lang, score=top_score, places=places,
                             candidates=tuple(scored[:3]))
