@@ -44,6 +44,8 @@ def outcome(d: Decision, q: dict) -> str:
     """right | asked_right | asked_wrong | wrong | declined (in scope); declined | answered."""
     if q["kind"] != "in":
         return "declined" if d.fallback else "answered"
+    if d.kind == "out_of_scope" and d.entry is not None and d.entry.id in q["expect"]:
+        return "right"  # "that is the court's business, call 12345" is the answer expected
     if d.fallback:
         return "declined"
     if d.kind == "clarify":
