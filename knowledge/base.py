@@ -243,7 +243,8 @@ class KnowledgeBase:
         bonus = self.ranking.get("place_bonus", 0.1)
         present = self.concepts.present(question) | context
         out = []
-        for s in self.ranker.rank(self.gazetteer.strip(question), limit=40):
+        text = self.concepts.fix_typos(question)
+        for s in self.ranker.rank(self.gazetteer.strip(text), limit=40):
             entry = self.entries[s.entry_id]
             if not self.concepts.allows(entry.id, entry.topic, present):
                 continue

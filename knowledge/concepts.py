@@ -58,11 +58,15 @@ class Concepts:
             entries.update(_rules(data.get("entries")))
         return cls(patterns, topics, entries, frozenset(context), typos)
 
+    def fix_typos(self, text: str) -> str:
+        """The text with the common homophone typos read as meant."""
+        if self._typo is None:
+            return text
+        return self._typo.sub(lambda m: self.typos[m.group(0)], text)
+
     def present(self, question: str) -> frozenset[str]:
         """The concepts a question carries."""
-        text = unicodedata.normalize("NFKC", question).lower()
-        if self._typo is not None:
-            text = self._typo.sub(lambda m: self.typos[m.group(0)], text)
+        text = self.fix_typos(unicodedata.normalize("NFKC", question).lower())
         return frozenset(name for name, p in self.patterns.items() if p.search(text))
 
     def rule(self, entry_id: str, topic: str) -> Rule:
