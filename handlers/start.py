@@ -27,8 +27,9 @@ class Language(CallbackData, prefix="l"):
 
 def help_text() -> str:
     return _(
-        "I answer questions about marriage and divorce registration, village-affairs "
-        "disclosure, community services and volunteering in Changsha.\n"
+        "I answer questions about marriage and divorce registration, social assistance "
+        "(dibao, temporary assistance), elderly care, funerals and the other civil affairs, "
+        "village-affairs disclosure, community services and volunteering in Changsha.\n"
         "Type your question in your own words, or use the menu.\n"
         "Commands: /start menu, /lang 中文/English, /help this text, /cancel stop what you "
         "are doing, /volunteer join a volunteer team, /my your sign-ups, /forget delete your "
