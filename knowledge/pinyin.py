@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-from pypinyin import Style, lazy_pinyin
-
 from knowledge.ranker import Ranker, Scored
 from knowledge.text import Synonyms
 
@@ -34,6 +32,10 @@ def syllables(word: str) -> list[str] | None:
 def to_pinyin(text: str) -> str:
     """Chinese characters to toneless syllables; pinyin words split into syllables; other
     Latin words kept as they are."""
+    # pypinyin's dictionaries take about 60 MB and 0.2 s to load: only a pinyin question the
+    # ordinary ranking declined needs them, so most processes never import it.
+    from pypinyin import Style, lazy_pinyin  # noqa: PLC0415
+
     words: list[str] = []
     for token in lazy_pinyin(text.lower(), style=Style.NORMAL, errors="default"):
         for word in _LATIN_WORD.findall(token):
