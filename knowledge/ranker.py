@@ -6,6 +6,8 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from knowledge.text import Synonyms, features, l2
 
 
@@ -46,8 +48,15 @@ class Ranker:
                     joined[f] += c
             for f, w in self._weigh(joined).items():
                 joined_postings[f].append((eid, w))
-        self._postings = dict(postings)
-        self._joined = dict(joined_postings)
+        # As arrays, so that a question costs a few vector operations per feature instead of a
+        # Python step per phrasing that shares it (common n-grams are in hundreds of them).
+        self._entries = list(per_entry)
+        entry_index = {eid: i for i, eid in enumerate(self._entries)}
+        self._owner_index = np.array([entry_index[e] for e in self._owner], dtype=np.intp)
+        self._postings = {f: (np.array([i for i, _w in ps], dtype=np.intp),
+                              np.array([w for _i, w in ps])) for f, ps in postings.items()}
+        self._joined = {f: (np.array([entry_index[e] for e, _w in ps], dtype=np.intp),
+                            np.array([w for _e, w in ps])) for f, ps in joined_postings.items()}
 
     def _weigh(self, feats: Mapping[str, float]) -> dict[str, float]:
         return l2({f: math.sqrt(c) * self._idf.get(f, self._default_idf)
@@ -59,20 +68,20 @@ class Ranker:
         query = self._weigh(features(text, self._synonyms))
         if not query:
             return []
-        best: dict[str, float] = defaultdict(float)
-        sims: dict[int, float] = defaultdict(float)
+        sims = np.zeros(len(self._owner))
+        joined = np.zeros(len(self._entries))
         for f, qw in query.items():
-            for idx, w in self._postings.get(f, ()):
-                sims[idx] += qw * w
-        for idx, s in sims.items():
-            eid = self._owner[idx]
-            if s > best[eid]:
-                best[eid] = s
-        joined: dict[str, float] = defaultdict(float)
-        for f, qw in query.items():
-            for eid, w in self._joined.get(f, ()):
-                joined[eid] += qw * w
+            found = self._postings.get(f)
+            if found is not None:
+                sims[found[0]] += qw * found[1]  # a phrasing appears once per feature
+            shared = self._joined.get(f)
+            if shared is not None:
+                joined[shared[0]] += qw * shared[1]
+        best = np.zeros(len(self._entries))
+        np.maximum.at(best, self._owner_index, sims)
         a = self._best_weight
-        scores = [Scored(e, a * best[e] + (1 - a) * joined[e]) for e in joined]
-        scores.sort(key=lambda s: -s.score)
+        total = a * best + (1 - a) * joined
+        touched = np.flatnonzero(joined)  # entries sharing at least one feature
+        order = touched[np.argsort(-total[touched], kind="stable")][:limit]
+        scores = [Scored(self._entries[i], float(total[i])) for i in order]
         return scores[:limit]
