@@ -73,8 +73,3 @@ class AreaPath:
             if names[i] != part:
                 return False
         return True
-
-
-def covers(area_path: str, place: PlaceArea) -> bool:
-    """`covers("长沙市/雨花区", place)`: the same as AreaPath.parse(area_path).covers(place)."""
-    return AreaPath.parse(area_path).covers(place)

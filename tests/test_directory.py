@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from core.areas import PlaceArea, covers
+from core.areas import AreaPath, PlaceArea
 from knowledge.directory import Directory, ServicePoint, distance_km
 from tests.conftest import button, joined, location, payloads, text
 
@@ -52,19 +52,19 @@ def test_nearest_matches_a_full_haversine_scan(dkb):
 
 def test_cadre_area_coverage_never_guesses_unknown_parts():
     team = PlaceArea("长沙市", "雨花区", None, "红星村")
-    assert covers("长沙市", team)
-    assert covers("长沙市/雨花区", team)
-    assert not covers("长沙市/岳麓区", team)
-    assert not covers("长沙市/雨花区/某街道", team)  # street not recorded
-    assert covers("长沙市/雨花区/某街道/红星村", team)
-    assert not covers("长沙市/岳麓区/某街道/红星村", team)
+    assert AreaPath.parse("长沙市").covers(team)
+    assert AreaPath.parse("长沙市/雨花区").covers(team)
+    assert not AreaPath.parse("长沙市/岳麓区").covers(team)
+    assert not AreaPath.parse("长沙市/雨花区/某街道").covers(team)  # street not recorded
+    assert AreaPath.parse("长沙市/雨花区/某街道/红星村").covers(team)
+    assert not AreaPath.parse("长沙市/岳麓区/某街道/红星村").covers(team)
     unknown_district = PlaceArea("长沙市", None, None, "赤岗社区")
-    assert covers("长沙市", unknown_district)
-    assert not covers("长沙市/雨花区", unknown_district)
-    assert not covers("长沙市/雨花区/x/赤岗社区", unknown_district)
+    assert AreaPath.parse("长沙市").covers(unknown_district)
+    assert not AreaPath.parse("长沙市/雨花区").covers(unknown_district)
+    assert not AreaPath.parse("长沙市/雨花区/x/赤岗社区").covers(unknown_district)
     with_street = PlaceArea("长沙市", "岳麓区", "望月湖街道", "望月湖社区")
-    assert covers("长沙市/岳麓区/望月湖街道", with_street)
-    assert not covers("长沙市/岳麓区/别的街道/望月湖社区", with_street)
+    assert AreaPath.parse("长沙市/岳麓区/望月湖街道").covers(with_street)
+    assert not AreaPath.parse("长沙市/岳麓区/别的街道/望月湖社区").covers(with_street)
 
 
 async def test_free_text_lists_a_communitys_services(assistant):
