@@ -10,7 +10,7 @@ from pathlib import Path
 from knowledge.concepts import Concepts
 from knowledge.directory import Directory
 from knowledge.files import read_yaml
-from knowledge.pinyin import PinyinIndex, looks_pinyin
+from knowledge.pinyin import PinyinConcepts, PinyinIndex, looks_pinyin
 from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
 from knowledge.safety import SafetyCheck
@@ -189,10 +189,20 @@ class KnowledgeBase:
         return PinyinIndex({e.id: [self.gazetteer.strip(q) for q in e.q_zh]
                             for e in self.entries.values()})
 
+    @functools.cached_property
+    def pinyin_concepts(self) -> PinyinConcepts:
+        return PinyinConcepts(self.concepts.patterns)
+
     def _decide_pinyin(self, question: str, declined: Decision) -> Decision:
         """A question in (half) pinyin the ordinary ranking declined: the pinyin index may
         answer it, when it is clearly one entry."""
-        found = self.pinyin.rank(question, limit=2)
+        found = self.pinyin.rank(question, limit=10)
+        # the concepts decide here too, read in pinyin ("jiehunzheng diule": a replacement)
+        sure, perhaps = self.pinyin_concepts.present(question)
+        sure |= self.concepts.present(question)
+        if sure:
+            found = [s for s in found if self.concepts.allows(
+                s.entry_id, self.entries[s.entry_id].topic, sure | perhaps, excluding=sure)]
         if not found:
             return declined
         threshold = self.ranking.get("threshold_pinyin", 0.35)

@@ -72,13 +72,16 @@ class Concepts:
     def rule(self, entry_id: str, topic: str) -> Rule:
         return self.entries.get(entry_id) or self.topics.get(topic) or Rule()
 
-    def allows(self, entry_id: str, topic: str, present: frozenset[str]) -> bool:
+    def allows(self, entry_id: str, topic: str, present: frozenset[str],
+               excluding: frozenset[str] | None = None) -> bool:
+        """Whether a question with these concepts may be answered with the entry
+        (`excluding`: the concepts that may rule it out, when only some of them are sure)."""
         rule = self.rule(entry_id, topic)
         if rule.needs and not present.intersection(rule.needs):
             return False
         if rule.also and not present.intersection(rule.also):
             return False
-        return not present.intersection(rule.excludes)
+        return not (present if excluding is None else excluding).intersection(rule.excludes)
 
     def unknown(self) -> list[str]:
         """Concept names used by a rule but not defined (reported by kb check)."""

@@ -52,6 +52,24 @@ def looks_pinyin(text: str) -> bool:
     return len(pinyin) >= max(1, int(len(words) * 0.7))
 
 
+_HANZI_WORD = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def concept_patterns(patterns: dict[str, re.Pattern[str]],
+                     shortest: int = 2) -> dict[str, re.Pattern[str]]:
+    """The concepts in pinyin: each concept's plain Chinese words of `shortest` or more
+    characters (补办, 冷静期), as syllables ("bu ban"), matched on whole syllables of
+    `to_pinyin`."""
+    out = {}
+    for name, pattern in patterns.items():
+        words = {to_pinyin(alt) for alt in pattern.pattern.split("|")
+                 if _HANZI_WORD.fullmatch(alt) and len(alt) >= shortest}
+        if words:
+            alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+            out[name] = re.compile(f"(?<![a-z])(?:{alts})(?![a-z])")
+    return out
+
+
 class PinyinIndex:
     def __init__(self, phrasings: dict[str, list[str]]) -> None:
         self._ranker = Ranker({eid: [to_pinyin(p) for p in texts]
@@ -59,3 +77,18 @@ class PinyinIndex:
 
     def rank(self, question: str, limit: int = 5) -> list[Scored]:
         return self._ranker.rank(to_pinyin(question), limit)
+
+
+class PinyinConcepts:
+    """Which concepts a (half) pinyin question carries, read in pinyin. A one-character word
+    (钱 qian) has many homophones (前, 千): it may let an entry answer, never rule one out."""
+
+    def __init__(self, patterns: dict[str, re.Pattern[str]]) -> None:
+        self._words = concept_patterns(patterns)
+        self._chars = concept_patterns(patterns, shortest=1)
+
+    def present(self, question: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(concepts surely present, concepts perhaps present)."""
+        text = to_pinyin(question)
+        sure = frozenset(name for name, p in self._words.items() if p.search(text))
+        return sure, frozenset(name for name, p in self._chars.items() if p.search(text))

@@ -147,7 +147,15 @@ async def test_an_untracked_village_gets_the_rules_and_a_choice(assistant):
 
 @pytest.mark.parametrize(("question", "entry"), [("lihun lengjingqi", "divorce.cooling_off"),
                                                  ("jiehun dengji yao qian ma", "marriage.fee"),
-                                                 ("结hun要带啥", "marriage.documents")])
+                                                 ("结hun要带啥", "marriage.documents"),
+                                                 # concepts read in pinyin keep marriage,
+                                                 # divorce and replacement apart
+                                                 ("jiehun dengji yao dai shenme cailiao",
+                                                  "marriage.documents"),
+                                                 ("jiehunzheng diule zenme buban",
+                                                  "certificate.replacement"),
+                                                 ("lihun lengjingqi duoshao tian",
+                                                  "divorce.cooling_off")])
 async def test_pinyin_and_half_pinyin(assistant, kb, question, entry):
     r = await assistant.handle(text("b4", question))
     assert r[0].text == kb.entries[entry].a_zh.strip(), (question, r[0].text[:60])
