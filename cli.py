@@ -20,6 +20,7 @@ from core import i18n
 from core.areas import AreaPath
 from core.settings import Settings
 from handlers.faq import decide, render
+from knowledge import safety
 from knowledge.base import KnowledgeBase
 from knowledge.check import check
 from knowledge.importer import CsvImportError, format_report, import_csv
@@ -68,6 +69,12 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
     if args.kb_cmd == "review":
         return asyncio.run(cmd_review(settings, args))
+    if args.kb_cmd == "train":
+        folder = settings.bot_knowledge_dir
+        model = safety.train(folder)
+        print(f"trained the crisis classifier on {len(safety.load_examples(folder))} examples "
+              f"({', '.join(model.labels)}); wrote {safety.model_path(folder)}")
+        return 0
     errors, warnings = check(settings.bot_knowledge_dir)
     for w in warnings:
         print(f"warning: {w}")
@@ -266,8 +273,9 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true")
     ask.add_argument("--lang", choices=i18n.LANGUAGES)
-    kb = sub.add_parser("kb", help="knowledge base tools: check it; review what was asked")
-    kb.add_argument("kb_cmd", choices=["check", "review"])
+    kb = sub.add_parser("kb", help="knowledge base tools: check it; review what was asked; "
+                                   "train the crisis classifier")
+    kb.add_argument("kb_cmd", choices=["check", "review", "train"])
     kb.add_argument("--since", type=parse_since, default=parse_since("7d"),
                     help="review: how far back (7d, 24h...; default 7d)")
     kb.add_argument("--csv", help="review: write a spreadsheet (UTF-8 with BOM) instead")

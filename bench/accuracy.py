@@ -5,7 +5,7 @@
 For each set: in-scope questions answered right directly (a clarifying question does NOT count
 as right), asked back (and whether the right entry was among the options), wrong, declined;
 off-topic questions declined; per language (and per topic with --by-topic); p50/p99 latency of
-one decision; and once, the crisis check on bench/crisis.yaml's held-out split and the cold
+one decision; and once, the crisis check on the held-out crisis sets and the cold
 start of `python bot.py ask`. A question with `parts` (two questions in one message) is right
 when the answers given cover every part. Goals (issue 10): right directly >= 90%, wrong <= 2%,
 asked back <= 5%, off-topic declined >= 95%, p99 < 30 ms, `bot.py ask` cold start < 2 s.
@@ -33,7 +33,7 @@ from handlers.faq import decide  # noqa: E402
 from knowledge.base import Decision, KnowledgeBase  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("heldout2.yaml",)
+HELD_OUT = ("heldout2.yaml", "heldout3.yaml")
 
 
 def answered_ids(d: Decision) -> list[str]:
@@ -115,19 +115,21 @@ def one_set(kb: KnowledgeBase, path: Path, show_errors: bool, by_topic: bool) ->
 
 
 def crisis(kb: KnowledgeBase) -> None:
-    path = ROOT / "bench" / "crisis.yaml"
-    if not path.exists():
-        return
-    rows = [r for r in yaml.safe_load(path.read_text(encoding="utf-8"))
-            if r.get("split") == "test"]
+    """The crisis check on the held-out crisis sets (bench/safety.py has the details)."""
     check: SafetyCheck = kb.safety
-    hits = sum(1 for r in rows if r["crisis"] != "none" and check.check(r["q"]))
-    n_crisis = sum(1 for r in rows if r["crisis"] != "none")
-    alarms = sum(1 for r in rows if r["crisis"] == "none" and check.check(r["q"]))
-    n_none = len(rows) - n_crisis
-    print(f"crisis (bench/crisis.yaml, held-out split): emergency reply {hits}/{n_crisis} "
-          f"({100.0 * hits / max(1, n_crisis):.1f}%), false alarms {alarms}/{n_none} "
-          f"({100.0 * alarms / max(1, n_none):.1f}%)")
+    for name, split in (("crisis.yaml", "test"), ("crisis3.yaml", "test3")):
+        path = ROOT / "bench" / name
+        if not path.exists():
+            continue
+        rows = [r for r in yaml.safe_load(path.read_text(encoding="utf-8"))
+                if r.get("split") == split]
+        hits = sum(1 for r in rows if r["crisis"] != "none" and check.check(r["q"]))
+        n_crisis = sum(1 for r in rows if r["crisis"] != "none")
+        alarms = sum(1 for r in rows if r["crisis"] == "none" and check.check(r["q"]))
+        n_none = len(rows) - n_crisis
+        print(f"crisis (bench/{name}, held-out split {split}): emergency reply {hits}/{n_crisis}"
+              f" ({100.0 * hits / max(1, n_crisis):.1f}%), false alarms {alarms}/{n_none} "
+              f"({100.0 * alarms / max(1, n_none):.1f}%)")
 
 
 def cold_start() -> None:

@@ -1,16 +1,19 @@
-"""The crisis check on bench/crisis.yaml: every crisis message answered with the emergency
-reply, and few false alarms.
+"""The crisis check: every crisis message answered with the emergency reply, few false alarms.
 
-    python bench/safety.py [--show-errors]
+    python bench/safety.py [--set FILE ...] [--show-errors]
 
-Prints, per split (dev: may be read while tuning; test: held out), crisis messages given the
-emergency reply (and with the right kind), and ordinary messages given it by mistake. Goals
-(issue 10): every crisis message, at most 2% false alarms. --show-errors lists the dev
-split's misses only: the test split is never read for tuning.
+Prints, per split, crisis messages given the emergency reply (and with the right kind), and
+ordinary messages given it by mistake, with how many the patterns caught and how many only the
+classifier. Sets: bench/crisis.yaml (split dev: also training examples; split test: held out)
+and bench/crisis3.yaml (split test3: held out, by a third writer);
+knowledge/safety/examples.yaml (the training examples: how well the model fits them).
+Goals (issue 10): every crisis message, at most 2% false alarms. --show-errors lists misses
+and false alarms of the splits that may be read; the held-out splits are never read.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from collections import Counter
 from pathlib import Path
@@ -22,19 +25,24 @@ sys.path.insert(0, str(ROOT))
 
 from knowledge.safety import SafetyCheck  # noqa: E402
 
+HELD_OUT = ("test", "test3")
+
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", default=str(ROOT / "bench" / "crisis.yaml"),
-                    help="bench/crisis.yaml (dev and test splits) or bench/crisis_dev2.yaml")
+    ap.add_argument("--set", nargs="*", default=[str(ROOT / "bench" / "crisis.yaml"),
+                                                 str(ROOT / "bench" / "crisis3.yaml")])
     ap.add_argument("--show-errors", action="store_true")
     args = ap.parse_args()
     check = SafetyCheck.load(ROOT / "knowledge")
-    rows = yaml.safe_load(Path(args.set).read_text(encoding="utf-8"))
-    for split in sorted({r.get("split", "test") for r in rows}):
+    patterns_only = copy.copy(check)
+    patterns_only.learned = None
+    rows = [r for name in args.set
+            for r in yaml.safe_load(Path(name).read_text(encoding="utf-8"))]
+    for split in sorted({r.get("split") or r.get("set") or "test" for r in rows}):
         counts: Counter[str] = Counter()
         errors = []
-        for row in (r for r in rows if r.get("split", "test") == split):
+        for row in (r for r in rows if (r.get("split") or r.get("set") or "test") == split):
             found = check.check(row["q"])
             if row["crisis"] == "none":
                 counts["ordinary"] += 1
@@ -48,11 +56,14 @@ def main() -> int:
                 else:
                     counts["replied"] += 1
                     counts["right_kind"] += found.kind.kind == row["crisis"]
+                    counts["by_patterns"] += patterns_only.check(row["q"]) is not None
         print(f"{split}: crisis {counts['replied']}/{counts['crisis']} given the emergency reply "
               f"({counts['replied'] / max(1, counts['crisis']):.1%}; right kind "
-              f"{counts['right_kind']}), false alarms {counts['false_alarm']}/"
-              f"{counts['ordinary']} ({counts['false_alarm'] / max(1, counts['ordinary']):.1%})")
-        if args.show_errors and split != "test":
+              f"{counts['right_kind']}; by the patterns {counts['by_patterns']}, by the "
+              f"classifier alone {counts['replied'] - counts['by_patterns']}), false alarms "
+              f"{counts['false_alarm']}/{counts['ordinary']} "
+              f"({counts['false_alarm'] / max(1, counts['ordinary']):.1%})")
+        if args.show_errors and split not in HELD_OUT:
             print("\n".join(f"  {e}" for e in errors))
     return 0
 

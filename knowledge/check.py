@@ -10,7 +10,7 @@ import yaml
 from knowledge import directory as directory_check
 from knowledge.base import PLACE_KINDS, TOPICS, KnowledgeBase, entry_from_data
 from knowledge.files import read_yaml
-from knowledge.safety import KINDS
+from knowledge.safety import KINDS, load_examples, model_is_stale
 from knowledge.text import normalise
 
 MIN_ZH = 5
@@ -115,6 +115,12 @@ def _concepts_and_safety(directory: Path, kb: KnowledgeBase) -> list[str]:
         if kind is None or not kind.patterns or not (kind.reply_zh and kind.reply_en):
             out.append(f"safety/crisis.yaml: crisis kind {name!r} needs patterns and replies "
                        "in both languages")
+    labels = {label for _q, label in load_examples(directory)}
+    out += [f"safety/examples.yaml: unknown crisis kind {label!r}"
+            for label in sorted(labels - {*KINDS, "none"})]
+    if model_is_stale(directory):
+        out.append("safety/model.json was trained on other examples or `not` patterns than "
+                   "those in safety/: run `python bot.py kb train`")
     return out
 
 

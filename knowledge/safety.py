@@ -7,10 +7,10 @@ the knowledge base. Pure functions: no storage, no clock.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from knowledge.classifier import TextClassifier, examples_hash, normalise
 from knowledge.files import read_yaml
 
 KINDS = ("suicide", "violence", "domestic", "medical", "child", "street")
@@ -36,10 +36,56 @@ class Crisis:
     asks_procedure: bool
 
 
-def normalise(text: str) -> str:
-    """Full-width folded, lower case, curly quotes straight, one space between words."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'").replace("`", "'")
-    return re.sub(r"\s+", " ", text).strip()
+@dataclass(frozen=True)
+class Learned:
+    """The classifier trained on knowledge/safety/examples.yaml (`python bot.py kb train`):
+    it catches the crisis messages the patterns do not name, when it is sure enough."""
+
+    model: TextClassifier
+    none_below: float  # a message is a crisis when P(ordinary) is below this
+
+
+def examples_path(folder: Path) -> Path:
+    return folder / "safety" / "examples.yaml"
+
+
+def model_path(folder: Path) -> Path:
+    return folder / "safety" / "model.json"
+
+
+def load_examples(folder: Path) -> list[tuple[str, str]]:
+    """(message, kind or "none") pairs the classifier is trained on."""
+    path = examples_path(folder)
+    rows = (read_yaml(path) or []) if path.exists() else []
+    return [(str(r["q"]), str(r["crisis"])) for r in rows]
+
+
+def train(folder: Path) -> TextClassifier:
+    """Train the classifier on the examples (read as the check reads a message: normalised,
+    everyday exaggerations removed) and write its weights beside them."""
+    examples = load_examples(folder)
+    check = SafetyCheck.load(folder)
+    model = TextClassifier.train([(check.prepared(q), label) for q, label in examples],
+                                 fingerprint=fingerprint(folder, check))
+    model_path(folder).write_text(model.to_json() + "\n", encoding="utf-8")
+    return model
+
+
+def fingerprint(folder: Path, check: SafetyCheck) -> str:
+    """What the weights were trained on: the examples, and the `not` patterns that prepare
+    each message (editing either calls for training again)."""
+    return examples_hash([*load_examples(folder), *check.exaggerations()])
+
+
+def model_is_stale(folder: Path) -> bool:
+    """Whether the stored weights were trained on other examples than the current ones."""
+    path = model_path(folder)
+    if not examples_path(folder).exists():
+        return False
+    if not path.exists():
+        return True
+    trained_on = TextClassifier.from_json(path.read_text(encoding="utf-8")).trained_on
+    return trained_on != fingerprint(folder, SafetyCheck.load(folder))
 
 
 def _near(first: str, second: str, gap: int) -> str:
@@ -54,8 +100,9 @@ class SafetyCheck:
 
     def __init__(self, kinds: dict[str, CrisisKind], not_: list[re.Pattern[str]],
                  personal: re.Pattern[str], procedure: re.Pattern[str],
-                 meta: re.Pattern[str] | None = None) -> None:
+                 meta: re.Pattern[str] | None = None, learned: Learned | None = None) -> None:
         self.kinds = kinds
+        self.learned = learned
         self._not = not_
         self._meta = meta
         self._personal = personal
@@ -74,23 +121,41 @@ class SafetyCheck:
                 str(kind), tuple(re.compile(p) for p in patterns),
                 str(raw.get("reply_zh") or "").strip(), str(raw.get("reply_en") or "").strip(),
                 bool(raw.get("needs_personal")))
+        learned = None
+        if model_path(folder).exists() and data.get("none_below"):
+            model = TextClassifier.from_json(model_path(folder).read_text(encoding="utf-8"))
+            learned = Learned(model, float(data["none_below"]))
         return cls(kinds, [re.compile(p) for p in data.get("not") or ()],
                    re.compile(str(data.get("personal") or "(?!)")),
                    re.compile(str(data.get("procedure") or "(?!)")),
-                   re.compile(str(data["meta"])) if data.get("meta") else None)
+                   re.compile(str(data["meta"])) if data.get("meta") else None, learned)
+
+    def exaggerations(self) -> list[tuple[str, str]]:
+        """The `not` patterns, as (pattern, "not") pairs for the training fingerprint."""
+        return [(p.pattern, "not") for p in self._not]
+
+    def prepared(self, text: str) -> str:
+        """The message as the patterns read it: normalised, exaggerations removed."""
+        norm = normalise(text)
+        for pattern in self._not:
+            norm = pattern.sub(" ", norm)
+        return norm
 
     def check(self, text: str) -> Crisis | None:
         """The crisis a message is about, or None for an ordinary message."""
-        norm = normalise(text)
-        if self._meta is not None and self._meta.search(norm):
+        if self._meta is not None and self._meta.search(normalise(text)):
             return None  # danger as a subject (the news, a training, a joke), not a crisis
-        for pattern in self._not:
-            norm = pattern.sub(" ", norm)
+        norm = self.prepared(text)
         personal = bool(self._personal.search(norm))
         for name in PRIORITY:
             kind = self.kinds.get(name)
             if kind is None or (kind.needs_personal and not personal):
                 continue
             if any(p.search(norm) for p in kind.patterns):
+                return Crisis(kind, bool(self._procedure.search(norm)))
+        if self.learned is not None:
+            guess = self.learned.model.predict(norm)
+            kind = self.kinds.get(guess.label)
+            if kind is not None and guess.other < self.learned.none_below:
                 return Crisis(kind, bool(self._procedure.search(norm)))
         return None

@@ -3,8 +3,12 @@ any flow; everyday strong words keep their ordinary answer; nothing but kind and
 recorded."""
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 import pytest
 
+from knowledge import safety
 from storage.safety import SafetyRepo
 from tests.conftest import button, joined, payloads, text
 from tests.test_telegram import api, running_bot, say  # noqa: F401 - the fixture too
@@ -28,6 +32,7 @@ CRISIS = [  # (message, kind, a number the reply must give)
     ("桥下躺着一个流浪的老人 冻得发抖", "street", "110"),
     ("有个人站在楼顶边上 好像要跳楼", "suicide", "110"),
 ]
+KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期", "结婚要带什么",
             "我爸去世了 丧葬补贴怎么领", "家暴怎么认定", "笑死 这个流程", "烦死了 预约不上",
             "my phone died while I was filling the form", "killing time at the registry",
@@ -94,3 +99,16 @@ async def test_over_telegram(api, settings, clock, kb):  # noqa: F811 - the fixt
     async with running_bot(api, settings, clock, kb):
         (r,) = await say(api, 301, "我真的撑不下去了，想一了百了")
         assert "12356" in r["params"]["text"] and "120" in r["params"]["text"]
+
+
+async def test_the_classifier_catches_what_no_pattern_names(assistant, kb):
+    """Messages of the training examples that no pattern matches still get the reply: the
+    learned half of the check is wired into the assistant, not only into the benchmark."""
+    patterns_only = copy.copy(kb.safety)
+    patterns_only.learned = None
+    unnamed = [(q, label) for q, label in safety.load_examples(KNOWLEDGE)
+               if label != "none" and patterns_only.check(q) is None and kb.safety.check(q)]
+    assert len(unnamed) >= 20  # the classifier does real work
+    for i, (message, _label) in enumerate(unnamed[:5]):
+        r = await assistant.handle(text(f"s9{i}", message))
+        assert any(n in r[0].text for n in ("110", "120")), (message, r[0].text)
