@@ -51,8 +51,11 @@ def _stem(word: str) -> str:
 
 
 def en_words(text: str, synonyms: dict[str, str]) -> list[str]:
+    """The meaningful English words, stemmed; a text of stop words only ("what can you do",
+    "who are you") keeps them, or it would have nothing to be matched by."""
     words = [synonyms.get(w, w) for w in _WORD.findall(text)]
-    return [_stem(w) for w in words if w not in EN_STOP]
+    kept = [_stem(w) for w in words if w not in EN_STOP]
+    return kept or [_stem(w) for w in words if w not in ("a", "an", "the")]
 
 
 def zh_strip(text: str) -> str:
