@@ -31,10 +31,39 @@ _QUESTION_BREAK = re.compile(r"[？?！!。；;\n]+|还有(?:就是)?|另外|顺
                              r"will|if)\b)")
 
 
+# A clause that asks something: a comma after it may start another question
+# ("结婚证丢了能补吗，补要钱不", "低保怎么申请，一个月能拿多少").
+_ASKS = re.compile(r"[吗么呢嘛?？]|怎|咋|什么|啥|哪|多少|多久|多长|几[天号点个次岁]|是否|能否|"
+                   r"可否|要不要|能不能|可不可以|有没有|是不是|会不会|找谁|\b(?:how|what|where|when|who|"
+                   r"which|can|could|do|does|is|are|should)\b|(?:不|没|没有)\s*$", re.IGNORECASE)
+_COMMA = re.compile(r"([,，])")
+
+
+def _split_commas(part: str) -> list[str]:
+    """A part cut at the commas where the clauses before and after both ask something; a
+    story's clauses (no question in them) stay with the question they lead to."""
+    pieces = _COMMA.split(part)  # clauses, with the commas between them kept
+    clauses, commas = pieces[::2], [*pieces[1::2], ""]
+    out: list[str] = []
+    current = ""
+    for i, clause in enumerate(clauses):
+        rest = clauses[i + 1:]
+        if rest and _ASKS.search(clause) and _ASKS.search(rest[0]):
+            out.append(current + clause)
+            current = ""
+        else:
+            current += clause + commas[i]
+    if current:
+        out.append(current)
+    return out
+
+
 def split_questions(text: str) -> list[str]:
-    """The questions of a message (one, or several separated by ？。; 还有, 另外...)."""
-    return [p.strip(" ，,") for p in _QUESTION_BREAK.split(text)
-            if len(p.strip(" ，,")) >= 2]
+    """The questions of a message (one, or several separated by ？。; 还有, 另外..., or by a
+    comma between two clauses that each ask something)."""
+    parts = [p.strip(" ，,") for p in _QUESTION_BREAK.split(text) if len(p.strip(" ，,")) >= 2]
+    return [c.strip(" ，,") for p in parts for c in _split_commas(p)
+            if len(c.strip(" ，,")) >= 2]
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,53 @@ def looks_pinyin(text: str) -> bool:
 _HANZI_WORD = re.compile(r"[\u4e00-\u9fff]+")
 
 
+def top_level_alternatives(pattern: str) -> list[str]:
+    """The alternatives of a regular expression outside any group: in "(?:想|要)分开|离婚",
+    "想" alone is not a way of saying it; "离婚" is."""
+    out, depth, start, escaped = [], 0, 0, False
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+    out.append(pattern[start:])
+    return out
+
+
+_LOOKAROUND = re.compile(r"^(?:\(\?<?[=!][^()]*\))+|(?:\(\?<?[=!][^()]*\))+$")
+
+
+def plain_words(pattern: str) -> list[str]:
+    """The words a pattern is a list of: its top-level alternatives, lookarounds stripped, a
+    whole group "(?:补领|补办)" opened; an alternative with more in it ("(?:想|要)分开") is
+    not a plain word and is left out."""
+    out = []
+    for alt in top_level_alternatives(pattern):
+        alt = _LOOKAROUND.sub("", alt)
+        if alt.startswith("(?:") and alt.endswith(")") and _one_group(alt):
+            out += plain_words(alt[3:-1])
+        elif _HANZI_WORD.fullmatch(alt):
+            out.append(alt)
+    return out
+
+
+def _one_group(text: str) -> bool:
+    """Whether the parenthesis opening `text` closes at its very end."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return i == len(text) - 1
+    return False
+
+
 def concept_patterns(patterns: dict[str, re.Pattern[str]],
                      shortest: int = 2) -> dict[str, re.Pattern[str]]:
     """The concepts in pinyin: each concept's plain Chinese words of `shortest` or more
@@ -62,8 +109,7 @@ def concept_patterns(patterns: dict[str, re.Pattern[str]],
     `to_pinyin`."""
     out = {}
     for name, pattern in patterns.items():
-        words = {to_pinyin(alt) for alt in pattern.pattern.split("|")
-                 if _HANZI_WORD.fullmatch(alt) and len(alt) >= shortest}
+        words = {to_pinyin(w) for w in plain_words(pattern.pattern) if len(w) >= shortest}
         if words:
             alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
             out[name] = re.compile(f"(?<![a-z])(?:{alts})(?![a-z])")

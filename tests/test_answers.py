@@ -9,7 +9,8 @@ import pytest
 
 from app import open_assistant
 from handlers.faq import shorten
-from knowledge.base import KnowledgeBase
+from knowledge.base import KnowledgeBase, split_questions
+from knowledge.pinyin import top_level_alternatives
 from tests.conftest import button, joined, payloads, text
 from tests.test_telegram import api, press, running_bot, say  # noqa: F401 - the fixture too
 from tests.test_telegram import buttons as tg_buttons
@@ -76,6 +77,22 @@ async def test_two_questions_in_one_message_get_both_answers(assistant, kb):
     (r,) = await assistant.handle(text("a5", "离婚冷静期多久，还有离婚要带什么材料"))
     assert kb.entries["divorce.cooling_off"].a_zh.strip() in r.text
     assert kb.entries["divorce.documents"].a_zh.strip() in r.text
+    # a comma between two clauses that each ask something is a break too
+    (r,) = await assistant.handle(text("a5", "结婚证丢了能补吗,补要钱不"))
+    assert kb.entries["certificate.replacement"].a_zh.strip() in r.text
+    assert kb.entries["marriage.fee"].a_zh.strip() in r.text
+
+
+def test_commas_split_questions_not_stories():
+    assert split_questions("低保怎么申请，一个月能拿多少？") == ["低保怎么申请", "一个月能拿多少"]
+    story = "我是浏阳的，上个月出了车祸，腿断了，像我这样能申请临时救助吗？"
+    assert split_questions(story) == [story.rstrip("？")]
+    assert split_questions("Hi, how do I get married?") == ["Hi, how do I get married"]
+
+
+def test_pinyin_concepts_come_from_whole_words_only():
+    alternatives = top_level_alternatives("(?:同意|想|要)分开|分开过|离婚|a\\|b")
+    assert alternatives == ["(?:同意|想|要)分开", "分开过", "离婚", "a\\|b"]
 
 
 async def test_a_long_story_gets_the_answer_to_its_question(assistant, kb):
