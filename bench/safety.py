@@ -48,6 +48,7 @@ def main() -> int:
                 counts["ordinary"] += 1
                 if found is not None:
                     counts["false_alarm"] += 1
+                    counts["alarm_by_patterns"] += patterns_only.check(row["q"]) is not None
                     errors.append(f"false alarm ({found.kind.kind}): {row['q']}")
             else:
                 counts["crisis"] += 1
@@ -62,7 +63,8 @@ def main() -> int:
               f"{counts['right_kind']}; by the patterns {counts['by_patterns']}, by the "
               f"classifier alone {counts['replied'] - counts['by_patterns']}), false alarms "
               f"{counts['false_alarm']}/{counts['ordinary']} "
-              f"({counts['false_alarm'] / max(1, counts['ordinary']):.1%})")
+              f"({counts['false_alarm'] / max(1, counts['ordinary']):.1%}; by the patterns "
+              f"{counts['alarm_by_patterns']})")
         if args.show_errors and split not in HELD_OUT:
             print("\n".join(f"  {e}" for e in errors))
     return 0

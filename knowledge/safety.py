@@ -43,6 +43,7 @@ class Learned:
 
     model: TextClassifier
     none_below: float  # a message is a crisis when P(ordinary) is below this
+    overrule_above: float = 1.0  # and a pattern's match is overruled when P(ordinary) is above
 
 
 def examples_path(folder: Path) -> Path:
@@ -124,7 +125,8 @@ class SafetyCheck:
         learned = None
         if model_path(folder).exists() and data.get("none_below"):
             model = TextClassifier.from_json(model_path(folder).read_text(encoding="utf-8"))
-            learned = Learned(model, float(data["none_below"]))
+            learned = Learned(model, float(data["none_below"]),
+                              float(data.get("overrule_above") or 1.0))
         return cls(kinds, [re.compile(p) for p in data.get("not") or ()],
                    re.compile(str(data.get("personal") or "(?!)")),
                    re.compile(str(data.get("procedure") or "(?!)")),
@@ -147,15 +149,19 @@ class SafetyCheck:
             return None  # danger as a subject (the news, a training, a joke), not a crisis
         norm = self.prepared(text)
         personal = bool(self._personal.search(norm))
+        learned = self.learned
+        ordinary = learned.model.predict(norm) if learned is not None else None
+        asks = bool(self._procedure.search(norm))
         for name in PRIORITY:
             kind = self.kinds.get(name)
             if kind is None or (kind.needs_personal and not personal):
                 continue
             if any(p.search(norm) for p in kind.patterns):
-                return Crisis(kind, bool(self._procedure.search(norm)))
-        if self.learned is not None:
-            guess = self.learned.model.predict(norm)
-            kind = self.kinds.get(guess.label)
-            if kind is not None and guess.other < self.learned.none_below:
-                return Crisis(kind, bool(self._procedure.search(norm)))
+                if learned and ordinary and ordinary.other > learned.overrule_above:
+                    return None  # the words match, the message as a whole is ordinary
+                return Crisis(kind, asks)
+        if learned and ordinary and ordinary.other < learned.none_below:
+            kind = self.kinds.get(ordinary.label)
+            if kind is not None:
+                return Crisis(kind, asks)
         return None

@@ -88,3 +88,19 @@ def test_unknown_kinds_in_the_examples_are_errors(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(rows, allow_unicode=True), encoding="utf-8")
     errors, _warnings = check(folder)
     assert any("'sucide'" in e for e in errors)
+
+
+def test_a_sure_classifier_overrules_a_pattern() -> None:
+    base = SafetyCheck.load(KNOWLEDGE)
+    message = "老公打我手机打了好几次"  # "老公打我" is a pattern; a phone call is not a blow
+    if replace_learned(base, None).check(message) is None:
+        pytest.skip("no pattern matches this message")
+    model = TextClassifier.train([*TINY, *((q, "none") for q in (
+        "老公打我手机", "他打我电话", "朋友打我微信", "老公打我电话没接", "打我手机好几次"))])
+    assert model.predict(message).other > 0.6
+    assert replace_learned(base, Learned(model, 0.3)).check(message) is not None
+    assert replace_learned(base, Learned(model, 0.3, overrule_above=0.6)).check(message) is None
+    # a message the classifier does not call ordinary keeps the pattern's answer
+    assert model.predict("我不想活了").other < 0.6
+    assert replace_learned(base, Learned(model, 0.3, overrule_above=0.6)).check("我不想活了") \
+        is not None
