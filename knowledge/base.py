@@ -268,7 +268,8 @@ class KnowledgeBase:
                             candidates=tuple(scored[:3]))
         # Ask back only when the near tie is between topics (marriage or divorce?); within a
         # topic the concepts already agree, so answer and offer the others as related.
-        if any(e.topic != top.topic for e, _s in close):
+        tie = self.ranking.get("margin_within_topic", 0.0)
+        if any(e.topic != top.topic or top_score - s < tie for e, s in close):
             return Decision("clarify", lang, top, top_score, ((top, top_score), *close), places)
         related = tuple((e, s) for e, s in rest[:3]
                         if not e.out_of_scope and s >= threshold and top_score - s < 2 * margin)
