@@ -63,16 +63,20 @@ class TextClassifier:
     def __init__(self, labels: Sequence[str], weights: dict[str, list[float]],
                  bias: Sequence[float], trained_on: str = "") -> None:
         self.labels = tuple(labels)
-        self._weights = {f: np.asarray(w, dtype=np.float64) for f, w in weights.items()}
+        # One matrix (a row per feature) and a row index: small and quick to sum rows of.
+        self._row = {f: i for i, f in enumerate(weights)}
+        self._matrix = np.asarray(list(weights.values()), dtype=np.float64).reshape(
+            len(weights), len(self.labels))
         self._bias = np.asarray(bias, dtype=np.float64)
         self.trained_on = trained_on
 
+    @property
+    def feature_count(self) -> int:
+        return len(self._row)
+
     def probabilities(self, text: str) -> dict[str, float]:
-        scores = self._bias.copy()
-        for f in features(text):
-            w = self._weights.get(f)
-            if w is not None:
-                scores += w
+        rows = [i for f in features(text) if (i := self._row.get(f)) is not None]
+        scores = self._bias + self._matrix[rows].sum(axis=0)
         scores -= scores.max()
         p = np.exp(scores)
         p /= p.sum()
@@ -88,8 +92,8 @@ class TextClassifier:
     def to_json(self) -> str:
         data = {"labels": list(self.labels), "trained_on": self.trained_on,
                 "bias": [round(float(b), 4) for b in self._bias],
-                "weights": {f: [round(float(x), 4) for x in w]
-                            for f, w in sorted(self._weights.items())}}
+                "weights": {f: [round(float(x), 4) for x in self._matrix[i]]
+                            for f, i in sorted(self._row.items())}}
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
