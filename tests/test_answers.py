@@ -25,7 +25,17 @@ DIRECT = [  # question, the entry whose answer it gets
     ("离婚要多久", "divorce.cooling_off"),
     ("二婚要带什么", "marriage.status_proof"),
     ("What do I need to get married in Changsha?", "marriage.documents"),
+    ("结婚证和户口本都找不到了", "certificate.replacement"),
 ]
+# Another department's card lost is not a marriage certificate to replace.
+OTHER_CARDS = ["残疾证丢了怎么补办", "补办残疾证", "驾照丢了去哪补"]
+
+
+@pytest.mark.parametrize("question", OTHER_CARDS)
+async def test_other_cards_are_not_marriage_certificates(assistant, kb, question):
+    r = await assistant.handle(text("a0", question))
+    assert not any(kb.entries[e].a_zh.strip() in joined(r) for e in kb.entries
+                   if e.startswith("certificate.")), (question, joined(r)[:80])
 
 
 @pytest.mark.parametrize(("question", "entry"), DIRECT)
