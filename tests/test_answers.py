@@ -99,7 +99,8 @@ def test_commas_split_questions_not_stories():
     assert split_questions(story) == [story.rstrip("？")]
     assert split_questions("Hi, how do I get married?") == ["Hi, how do I get married"]
     # an A-not-A question (上不上班) asks too
-    assert split_questions("岳麓区婚姻登记处在哪，周末上不上班") == ["岳麓区婚姻登记处在哪", "周末上不上班"]
+    assert split_questions("岳麓区婚姻登记处在哪，周末上不上班") == [
+        "岳麓区婚姻登记处在哪", "周末上不上班"]
 
 
 def test_pinyin_concepts_come_from_whole_words_only():
