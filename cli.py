@@ -71,9 +71,13 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(cmd_review(settings, args))
     if args.kb_cmd == "train":
         folder = settings.bot_knowledge_dir
-        model = safety.train(folder)
-        print(f"trained the crisis classifier on {len(safety.load_examples(folder))} examples "
-              f"({', '.join(model.labels)}); wrote {safety.model_path(folder)}")
+        try:
+            model = safety.train(folder)
+        except ValueError as exc:
+            print(f"error: {safety.examples_path(folder)}: {exc}", file=sys.stderr)
+            return 1
+        print(f"trained the crisis classifier on the examples ({', '.join(model.labels)}); "
+              f"wrote {safety.model_path(folder)}")
         return 0
     errors, warnings = check(settings.bot_knowledge_dir)
     for w in warnings:

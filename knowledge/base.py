@@ -33,10 +33,11 @@ _QUESTION_BREAK = re.compile(r"[？?！!。；;\n]+|还有(?:就是)?|另外|顺
 
 # A clause that asks something: a comma after it may start another question
 # ("结婚证丢了能补吗，补要钱不", "低保怎么申请，一个月能拿多少").
-_ASKS = re.compile(r"[吗么呢嘛?？]|怎|咋|什么|啥|哪|多少|多久|多长|几[天号点个次岁]|是否|能否|"
-                   r"可否|要不要|能不能|可不可以|有没有|是不是|会不会|找谁|\b(?:how|what|where|when|who|"
-                   r"which|can|could|do|does|is|are|should)\b|(?:不|没|没有)\s*$|"
-                   r"([\u4e00-\u9fff])[不没]\1|还是", re.IGNORECASE)  # 上不上班, A还是B
+_ASKS = re.compile(r"[吗呢嘛?？]\s*$|么\s*$|[?？]|怎|咋|什么|啥|哪|多少|多久|多长|几[天号点次岁]|"
+                   r"是否|能否|可否|要不要|能不能|可不可以|有没有|是不是|会不会|找谁|"
+                   r"^\s*(?:how|what|where|when|who|which|can|could|do|does|is|are|should)\b|"
+                   r"(?:不|没|没有)\s*$|([\u4e00-\u9fff])[不没]\1|还是(?!没)",
+                   re.IGNORECASE)  # 吗 at the end, English words first, 上不上班, A还是B
 _COMMA = re.compile(r"([,，])")
 
 

@@ -1,7 +1,7 @@
 """A small text classifier (multinomial logistic regression over character n-grams and
 English words), trained from labelled examples in the knowledge base and stored as weights.
 
-Pure numpy; training takes about a second for a thousand examples, so it runs offline
+Pure numpy; training takes a few seconds for a thousand examples, so it runs offline
 (`python bot.py kb train`) and the weights are a data file like the rest of knowledge/.
 """
 from __future__ import annotations
@@ -106,8 +106,12 @@ class TextClassifier:
     def train(cls, examples: Sequence[tuple[str, str]], *, l2: float = 1e-4,
               epochs: int = 300, rate: float = 0.5, min_count: int = 1,
               prune: float = 0.03, fingerprint: str = "") -> TextClassifier:
-        """Full-batch gradient descent (Adam) on the softmax loss; deterministic."""
+        """Full-batch gradient descent (Adam) on the softmax loss; deterministic. Needs the
+        default label ("none") and at least one other: a model that has never seen an
+        ordinary message would call every message a crisis."""
         labels = sorted({label for _t, label in examples})
+        if "none" not in labels or len(labels) < 2:
+            raise ValueError("training needs ordinary examples (none) and at least one kind")
         label_index = {label: i for i, label in enumerate(labels)}
         feats = [features(t) for t, _l in examples]
         counts: dict[str, int] = {}

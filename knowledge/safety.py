@@ -89,6 +89,9 @@ def model_is_stale(folder: Path) -> bool:
     return trained_on != fingerprint(folder, SafetyCheck.load(folder))
 
 
+_SENTENCE_ENDS = "。！？!?;；\n"
+
+
 def _near(first: str, second: str, gap: int) -> str:
     """A pattern for two groups of words at most `gap` characters apart, in either order,
     within one sentence (no 。！？.!? between them)."""
@@ -123,10 +126,10 @@ class SafetyCheck:
                 str(raw.get("reply_zh") or "").strip(), str(raw.get("reply_en") or "").strip(),
                 bool(raw.get("needs_personal")))
         learned = None
-        if model_path(folder).exists() and data.get("none_below"):
+        if model_path(folder).exists() and data.get("none_below") is not None:
             model = TextClassifier.from_json(model_path(folder).read_text(encoding="utf-8"))
             learned = Learned(model, float(data["none_below"]),
-                              float(data.get("overrule_above") or 1.0))
+                              float(data.get("overrule_above", 1.0)))
         return cls(kinds, [re.compile(p) for p in data.get("not") or ()],
                    re.compile(str(data.get("personal") or "(?!)")),
                    re.compile(str(data.get("procedure") or "(?!)")),
@@ -143,6 +146,18 @@ class SafetyCheck:
             norm = pattern.sub(" ", norm)
         return norm
 
+    @staticmethod
+    def _overruled(learned: Learned, norm: str, found: re.Match[str], kind: str) -> bool:
+        """Whether the classifier is sure enough that the sentence holding the match is
+        ordinary. Never for suicide: "结婚要带什么？我不想活了" must get the help, and a
+        procedural question around it makes the whole message look ordinary."""
+        if kind == "suicide":
+            return False
+        start = max(norm.rfind(c, 0, found.start()) for c in _SENTENCE_ENDS) + 1
+        ends = [i for c in _SENTENCE_ENDS if (i := norm.find(c, found.end())) >= 0]
+        sentence = norm[start:min(ends, default=len(norm))]
+        return learned.model.predict(sentence).other > learned.overrule_above
+
     def check(self, text: str) -> Crisis | None:
         """The crisis a message is about, or None for an ordinary message."""
         if self._meta is not None and self._meta.search(normalise(text)):
@@ -150,15 +165,16 @@ class SafetyCheck:
         norm = self.prepared(text)
         personal = bool(self._personal.search(norm))
         learned = self.learned
-        ordinary = learned.model.predict(norm) if learned is not None else None
+        ordinary = learned.model.predict(norm) if learned is not None else None  # whole text
         asks = bool(self._procedure.search(norm))
         for name in PRIORITY:
             kind = self.kinds.get(name)
             if kind is None or (kind.needs_personal and not personal):
                 continue
-            if any(p.search(norm) for p in kind.patterns):
-                if learned and ordinary and ordinary.other > learned.overrule_above:
-                    return None  # the words match, the message as a whole is ordinary
+            found = next((m for p in kind.patterns if (m := p.search(norm))), None)
+            if found is not None:
+                if learned and self._overruled(learned, norm, found, kind.kind):
+                    return None  # the words match, the sentence they are in is ordinary
                 return Crisis(kind, asks)
         if learned and ordinary and ordinary.other < learned.none_below:
             kind = self.kinds.get(ordinary.label)

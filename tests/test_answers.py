@@ -98,6 +98,10 @@ def test_commas_split_questions_not_stories():
     story = "我是浏阳的，上个月出了车祸，腿断了，像我这样能申请临时救助吗？"
     assert split_questions(story) == [story.rstrip("？")]
     assert split_questions("Hi, how do I get married?") == ["Hi, how do I get married"]
+    # statements around a question stay with it
+    for whole in ("My wife is Chinese, how do we register", "我有几个孩子，低保怎么算",
+                  "还是没批下来，怎么办"):
+        assert split_questions(whole) == [whole]
     # an A-not-A question (上不上班) asks too
     assert split_questions("岳麓区婚姻登记处在哪，周末上不上班") == [
         "岳麓区婚姻登记处在哪", "周末上不上班"]

@@ -104,3 +104,14 @@ def test_a_sure_classifier_overrules_a_pattern() -> None:
     assert model.predict("我不想活了").other < 0.6
     assert replace_learned(base, Learned(model, 0.3, overrule_above=0.6)).check("我不想活了") \
         is not None
+
+
+def test_training_refuses_examples_without_ordinary_messages() -> None:
+    with pytest.raises(ValueError):
+        TextClassifier.train([("我不想活了", "suicide"), ("老公打我", "domestic")])
+    with pytest.raises(ValueError):
+        TextClassifier.train([])
+
+
+def test_training_is_deterministic() -> None:
+    assert TextClassifier.train(TINY).to_json() == TextClassifier.train(TINY).to_json()
