@@ -58,15 +58,19 @@ _HANZI_WORD = re.compile(r"[\u4e00-\u9fff]+")
 def top_level_alternatives(pattern: str) -> list[str]:
     """The alternatives of a regular expression outside any group: in "(?:想|要)分开|离婚",
     "想" alone is not a way of saying it; "离婚" is."""
-    out, depth, start, escaped = [], 0, 0, False
+    out, depth, start, escaped, in_class = [], 0, 0, False, False
     for i, ch in enumerate(pattern):
         if escaped:
             escaped = False
         elif ch == "\\":
             escaped = True
-        elif ch in "([":
+        elif in_class:
+            in_class = ch != "]"  # nothing nests inside [...]
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
             depth += 1
-        elif ch in ")]":
+        elif ch == ")":
             depth -= 1
         elif ch == "|" and depth == 0:
             out.append(pattern[start:i])

@@ -10,7 +10,7 @@ import pytest
 from app import open_assistant
 from handlers.faq import shorten
 from knowledge.base import KnowledgeBase, split_questions
-from knowledge.pinyin import top_level_alternatives
+from knowledge.pinyin import plain_words, top_level_alternatives
 from tests.conftest import button, joined, payloads, text
 from tests.test_telegram import api, press, running_bot, say  # noqa: F401 - the fixture too
 from tests.test_telegram import buttons as tg_buttons
@@ -110,6 +110,9 @@ def test_commas_split_questions_not_stories():
 def test_pinyin_concepts_come_from_whole_words_only():
     alternatives = top_level_alternatives("(?:同意|想|要)分开|分开过|离婚|a\\|b")
     assert alternatives == ["(?:同意|想|要)分开", "分开过", "离婚", "a\\|b"]
+    assert top_level_alternatives("[(（]离婚|[^)]+证|结婚") == ["[(（]离婚", "[^)]+证", "结婚"]
+    assert plain_words("(?<!身份)(?:补领|补办)|(?:想|要)分开|离婚|[a-z]+") == [
+        "补领", "补办", "离婚"]
 
 
 async def test_a_long_story_gets_the_answer_to_its_question(assistant, kb):
