@@ -14,7 +14,6 @@ and false alarms of the splits that may be read; the held-out splits are never r
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from collections import Counter
 from pathlib import Path
@@ -36,8 +35,7 @@ def main() -> int:
     ap.add_argument("--show-errors", action="store_true")
     args = ap.parse_args()
     check = SafetyCheck.load(ROOT / "knowledge")
-    patterns_only = copy.copy(check)
-    patterns_only.learned = None
+    patterns_only = check.with_learned(None)
     rows = [r for name in args.set
             for r in yaml.safe_load(Path(name).read_text(encoding="utf-8"))]
     for split in sorted({r.get("split") or r.get("set") or "test" for r in rows}):

@@ -6,6 +6,7 @@ the knowledge base. Pure functions: no storage, no clock.
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,13 +81,14 @@ def fingerprint(folder: Path, check: SafetyCheck) -> str:
 
 def model_is_stale(folder: Path) -> bool:
     """Whether the stored weights were trained on other examples than the current ones."""
-    path = model_path(folder)
     if not examples_path(folder).exists():
         return False
-    if not path.exists():
+    if not model_path(folder).exists():
         return True
-    trained_on = TextClassifier.from_json(path.read_text(encoding="utf-8")).trained_on
-    return trained_on != fingerprint(folder, SafetyCheck.load(folder))
+    check = SafetyCheck.load(folder)  # reads the weights when the classifier is switched on
+    model = check.learned.model if check.learned is not None else \
+        TextClassifier.from_json(model_path(folder).read_text(encoding="utf-8"))
+    return model.trained_on != fingerprint(folder, check)
 
 
 _SENTENCE_ENDS = "。！？!?;；\n"
@@ -165,7 +167,6 @@ class SafetyCheck:
         norm = self.prepared(text)
         personal = bool(self._personal.search(norm))
         learned = self.learned
-        ordinary = learned.model.predict(norm) if learned is not None else None  # whole text
         asks = bool(self._procedure.search(norm))
         for name in PRIORITY:
             kind = self.kinds.get(name)
@@ -176,8 +177,16 @@ class SafetyCheck:
                 if learned and self._overruled(learned, norm, found, kind.kind):
                     return None  # the words match, the sentence they are in is ordinary
                 return Crisis(kind, asks)
-        if learned and ordinary and ordinary.other < learned.none_below:
-            kind = self.kinds.get(ordinary.label)
-            if kind is not None:
-                return Crisis(kind, asks)
+        if learned is None:
+            return None
+        ordinary = learned.model.predict(norm)  # no pattern matched: the whole text decides
+        kind = self.kinds.get(ordinary.label)
+        if kind is not None and ordinary.other < learned.none_below:
+            return Crisis(kind, asks)
         return None
+
+    def with_learned(self, learned: Learned | None) -> SafetyCheck:
+        """The same check with another classifier, or with the patterns alone (None)."""
+        out = copy.copy(self)
+        out.learned = learned
+        return out

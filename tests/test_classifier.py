@@ -1,7 +1,6 @@
 """The learned part of the crisis check: the classifier, its stored weights, and kb check."""
 from __future__ import annotations
 
-import copy
 import shutil
 from pathlib import Path
 
@@ -43,11 +42,11 @@ def test_training_separates_the_labels_and_survives_storage() -> None:
 
 def test_the_learned_check_catches_what_the_patterns_do_not_name() -> None:
     base = SafetyCheck.load(KNOWLEDGE)
-    plain = replace_learned(base, None)
+    plain = base.with_learned(None)
     message = "老公又拿皮带抽我"  # no pattern names 皮带抽
     model = TextClassifier.train([*TINY, ("老公拿皮带抽我", "domestic"),
                                   ("他用皮带抽我", "domestic")])
-    learned = replace_learned(base, Learned(model, 0.5))
+    learned = base.with_learned(Learned(model, 0.5))
     if plain.check(message) is not None:
         pytest.skip("the patterns already name this message")
     found = learned.check(message)
@@ -57,10 +56,11 @@ def test_the_learned_check_catches_what_the_patterns_do_not_name() -> None:
     assert learned.check("看新闻说有人老公拿皮带抽她") is None
 
 
-def replace_learned(check_: SafetyCheck, learned: Learned | None) -> SafetyCheck:
-    out = copy.copy(check_)
-    out.learned = learned
-    return out
+def add_example(folder: Path, label: str, message: str) -> None:
+    path = safety.examples_path(folder)
+    rows = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rows.append({"crisis": label, "lang": "zh", "q": message})
+    path.write_text(yaml.safe_dump(rows, allow_unicode=True), encoding="utf-8")
 
 
 def test_kb_check_reports_weights_trained_on_other_examples(tmp_path: Path) -> None:
@@ -68,10 +68,7 @@ def test_kb_check_reports_weights_trained_on_other_examples(tmp_path: Path) -> N
     shutil.copytree(KNOWLEDGE, folder)
     errors, _warnings = check(folder)
     assert not [e for e in errors if "model.json" in e]
-    path = safety.examples_path(folder)
-    rows = yaml.safe_load(path.read_text(encoding="utf-8"))
-    rows.append({"crisis": "suicide", "lang": "zh", "q": "一条新的例子"})
-    path.write_text(yaml.safe_dump(rows, allow_unicode=True), encoding="utf-8")
+    add_example(folder, "suicide", "一条新的例子")
     errors, _warnings = check(folder)
     assert any("kb train" in e for e in errors)
     safety.train(folder)
@@ -82,10 +79,7 @@ def test_kb_check_reports_weights_trained_on_other_examples(tmp_path: Path) -> N
 def test_unknown_kinds_in_the_examples_are_errors(tmp_path: Path) -> None:
     folder = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE, folder)
-    path = safety.examples_path(folder)
-    rows = yaml.safe_load(path.read_text(encoding="utf-8"))
-    rows.append({"crisis": "sucide", "lang": "zh", "q": "拼错的类别"})
-    path.write_text(yaml.safe_dump(rows, allow_unicode=True), encoding="utf-8")
+    add_example(folder, "sucide", "拼错的类别")
     errors, _warnings = check(folder)
     assert any("'sucide'" in e for e in errors)
 
@@ -93,16 +87,16 @@ def test_unknown_kinds_in_the_examples_are_errors(tmp_path: Path) -> None:
 def test_a_sure_classifier_overrules_a_pattern() -> None:
     base = SafetyCheck.load(KNOWLEDGE)
     message = "老公打我手机打了好几次"  # "老公打我" is a pattern; a phone call is not a blow
-    if replace_learned(base, None).check(message) is None:
+    if base.with_learned(None).check(message) is None:
         pytest.skip("no pattern matches this message")
     model = TextClassifier.train([*TINY, *((q, "none") for q in (
         "老公打我手机", "他打我电话", "朋友打我微信", "老公打我电话没接", "打我手机好几次"))])
     assert model.predict(message).other > 0.6
-    assert replace_learned(base, Learned(model, 0.3)).check(message) is not None
-    assert replace_learned(base, Learned(model, 0.3, overrule_above=0.6)).check(message) is None
+    assert base.with_learned(Learned(model, 0.3)).check(message) is not None
+    assert base.with_learned(Learned(model, 0.3, overrule_above=0.6)).check(message) is None
     # a message the classifier does not call ordinary keeps the pattern's answer
     assert model.predict("我不想活了").other < 0.6
-    assert replace_learned(base, Learned(model, 0.3, overrule_above=0.6)).check("我不想活了") \
+    assert base.with_learned(Learned(model, 0.3, overrule_above=0.6)).check("我不想活了") \
         is not None
 
 

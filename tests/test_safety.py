@@ -3,7 +3,6 @@ any flow; everyday strong words keep their ordinary answer; nothing but kind and
 recorded."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -109,8 +108,7 @@ async def test_over_telegram(api, settings, clock, kb):  # noqa: F811 - the fixt
 async def test_the_classifier_catches_what_no_pattern_names(assistant, kb):
     """Messages of the training examples that no pattern matches still get the reply: the
     learned half of the check is wired into the assistant, not only into the benchmark."""
-    patterns_only = copy.copy(kb.safety)
-    patterns_only.learned = None
+    patterns_only = kb.safety.with_learned(None)
     unnamed = [(q, label) for q, label in safety.load_examples(KNOWLEDGE)
                if label != "none" and patterns_only.check(q) is None and kb.safety.check(q)]
     assert len(unnamed) >= 20  # the classifier does real work
