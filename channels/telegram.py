@@ -95,13 +95,14 @@ def to_incoming(update: Update, bot_username: str | None) -> Incoming | None:
         return None
     user = User(CHANNEL, str(tg_user.id), tg_user.language_code, tg_user.full_name)
     uid = str(update.update_id)
+    private = chat.type == ChatType.PRIVATE
+    make = functools.partial(Incoming, user, str(chat.id), update_id=uid, private=private)
     if update.callback_query is not None:
-        return Incoming(user, str(chat.id), payload=update.callback_query.data or "",
-                        update_id=uid)
+        return make(payload=update.callback_query.data or "")
     message = update.effective_message
     if message is None:
         return None
-    if chat.type != ChatType.PRIVATE:
+    if not private:
         is_command = bool(message.text and message.text.startswith("/"))
         if not (is_command or _mentions_bot(message, bot_username)):
             return None
@@ -109,35 +110,39 @@ def to_incoming(update: Update, bot_username: str | None) -> Incoming | None:
         text = message.text
         if bot_username:
             text = text.replace(f"@{bot_username}", "").strip() or text
-        return Incoming(user, str(chat.id), text=text, update_id=uid)
+        return make(text=text)
     if message.location is not None:
         loc = message.location
-        return Incoming(user, str(chat.id), location=(loc.latitude, loc.longitude), update_id=uid)
+        return make(location=(loc.latitude, loc.longitude))
     if message.contact is not None:
         c = message.contact
         owner = str(c.user_id) if c.user_id else None
-        return Incoming(user, str(chat.id), contact=Contact(c.phone_number, owner), update_id=uid)
+        return make(contact=Contact(c.phone_number, owner))
     kind = next((k for k in ("sticker", "photo", "voice", "audio", "video", "video_note",
                              "document", "animation", "poll", "dice") if getattr(message, k)),
                 "other")
     photo = message.photo[-1].file_id if message.photo else None  # the largest size
-    return Incoming(user, str(chat.id), media=kind, photo=photo, update_id=uid)
+    return make(media=kind, photo=photo)
 
 
 def _markup(
-    reply: Reply,
+    reply: Reply, username: str | None = None,
 ) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
     if reply.ask in ("location", "contact"):
         key = KeyboardButton(reply.ask_label or reply.ask,
                              request_location=reply.ask == "location",
                              request_contact=reply.ask == "contact")
         return ReplyKeyboardMarkup([[key]], resize_keyboard=True, one_time_keyboard=True)
-    if reply.clear_keyboard and not reply.buttons:
+    rows = [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row]
+            for row in reply.buttons]
+    if reply.private_link is not None and username:
+        rows.append([InlineKeyboardButton(_("Open a private chat"),
+                                          url=f"https://t.me/{username}?start={reply.private_link}")])
+    if reply.clear_keyboard and not rows:
         return ReplyKeyboardRemove()
-    if not reply.buttons:
+    if not rows:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.payload)
-                                  for b in row] for row in reply.buttons])
+    return InlineKeyboardMarkup(rows)
 
 
 def _chunks(text: str) -> list[str]:
@@ -202,14 +207,14 @@ class TelegramChannel:
         if reply.document is not None:
             doc = InputFile(reply.document.content, filename=reply.document.filename)
             await self._retry(lambda: bot.send_document(chat_id, doc, caption=reply.text[:1024],
-                                                        reply_markup=_markup(reply),
+                                                        reply_markup=_markup(reply, bot.username),
                                                         rate_limit_args=limit))
             return
         if reply.photo is not None or reply.image is not None:
             pic = reply.photo or InputFile(reply.image, filename="chart.png")  # type: ignore[arg-type]
             caption = reply.text if len(reply.text) <= 1024 else ""
             await self._retry(lambda: bot.send_photo(chat_id, pic, caption=caption or None,
-                                                     reply_markup=_markup(reply),
+                                                     reply_markup=_markup(reply, bot.username),
                                                      rate_limit_args=limit))
             if caption:
                 return
@@ -220,7 +225,7 @@ class TelegramChannel:
                                                         rate_limit_args=limit))
         parts = _chunks(reply.text)
         for i, part in enumerate(parts):
-            markup = _markup(reply) if i == len(parts) - 1 else None
+            markup = _markup(reply, bot.username) if i == len(parts) - 1 else None
             await self._retry(functools.partial(bot.send_message, chat_id, part,
                                                 reply_markup=markup, rate_limit_args=limit))
 

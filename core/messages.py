@@ -32,6 +32,7 @@ class Incoming:
     media: str | None = None  # "sticker", "photo", "voice", "document", ... (unsupported kinds)
     photo: str | None = None  # a photo's file id on its channel (set with media="photo")
     update_id: str | None = None
+    private: bool = True  # a one-to-one chat; False in groups, where personal data is never shown
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class Reply:
     clear_keyboard: bool = False  # remove a keyboard an earlier `ask` showed
     photo: str | None = None  # send a photo the channel already has (its file id), text as caption
     image: bytes | None = None  # upload a picture (PNG), text as caption
+    # A button that opens the user's private chat with the bot, starting it with this
+    # parameter (Telegram: a t.me deep link); channels that are always private ignore it.
+    private_link: str | None = None
 
 
 class DeliveryError(Exception):

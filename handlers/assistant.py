@@ -67,7 +67,7 @@ class Assistant(App):
                          volunteers=volunteers, reminders=reminders, invites=invites,
                          disclosures=disclosures, disclosure_watch=disclosure_watch,
                          safety=safety, feedback=feedback, clock=clock, outbox=outbox,
-                         flows=self.router.flows)
+                         flows=self.router.flows, private_links=self.router.private_links)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )

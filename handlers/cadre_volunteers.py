@@ -82,6 +82,7 @@ async def on_export_button(app: App, ctx: Context, data: Export) -> list[Reply]:
 
 FEATURE = Feature(
     "cadre_volunteers",
+    private="volunteers",
     commands={"volunteers": on_volunteers},
     buttons=(on_button(Export, on_export_button),),
 )

@@ -69,6 +69,7 @@ class App:
     clock: Clock
     outbox: Outbox
     flows: Mapping[str, FlowStart]
+    private_links: Mapping[str, Handler]  # `/start <name>` from a group's link -> the command
 
 
 # --- buttons every feature shows --------------------------------------------------------------

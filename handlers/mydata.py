@@ -127,6 +127,7 @@ async def on_forget_button(app: App, ctx: Context, data: Forget) -> list[Reply]:
 
 FEATURE = Feature(
     "mydata",
+    private="my",
     commands={"my": on_my, "forget": on_forget},
     buttons=(on_button(MySignups, on_my_button), on_button(Withdraw, on_withdraw_button),
              on_button(WithdrawYes, on_withdraw_confirm), on_button(Keep, on_keep_button),

@@ -3,11 +3,14 @@ as one `Feature`; the router takes them in and refuses a name registered twice, 
 (a silent override would route a user's press to the wrong feature)."""
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from core.callbacks import CallbackData
+from core.i18n import _
 from core.messages import Reply
 from handlers.context import App, Context, FlowStart, Handler
 
@@ -53,6 +56,10 @@ class Feature:
     on_location: Handler | None = None
     on_media: Handler | None = None  # stickers, photos... outside a flow that takes them
     guards: Sequence[Guard] = ()  # see every typed text (not commands) before anything else
+    # Shows or collects personal data: every command, button, step and flow of the feature
+    # answers only in a private chat. In a group it says so, with a link to the private chat
+    # that starts it with `/start <private>` (a command of the feature).
+    private: str | None = None
 
 
 class Router:
@@ -66,6 +73,7 @@ class Router:
         self.flows: dict[str, FlowStart] = {}
         self.fallbacks: dict[str, Handler] = {}
         self.guards: list[Guard] = []
+        self.private_links: dict[str, Handler] = {}  # deep-link parameter -> its command
         self._owner: dict[tuple[str, str], str] = {}
         for feature in features:
             self.include(feature)
@@ -77,6 +85,12 @@ class Router:
         self._owner[(what, name)] = feature.name
 
     def include(self, feature: Feature) -> None:
+        if feature.private is not None:
+            if feature.private not in feature.commands:
+                raise DuplicateRoute(f"{feature.name}: private link {feature.private!r} is not "
+                                     "one of its commands")
+            feature = _private_only(feature)
+            self.private_links[feature.private or ""] = feature.commands[feature.private or ""]
         for name, handler in feature.commands.items():
             self._claim("command", name, feature)
             self.commands[name] = handler
@@ -107,3 +121,31 @@ class Router:
     def missing(self) -> list[str]:
         """Fallbacks no feature provides (the assistant refuses to start without them)."""
         return [w for w in ("on_text", "on_location", "on_media") if w not in self.fallbacks]
+
+
+def in_private(link: str) -> list[Reply]:
+    """What a private feature says in a group chat."""
+    return [Reply(_("This shows personal data, so I only do it in a private chat with you. "
+                    "Tap below to open it."), private_link=link)]
+
+
+def _private_only(feature: Feature) -> Feature:
+    """The feature with every handler answering `in_private` outside a private chat."""
+    link = feature.private or ""
+
+    def guard(handler: Callable[..., Awaitable[list[Reply]]]
+              ) -> Callable[..., Awaitable[list[Reply]]]:
+        @functools.wraps(handler)
+        async def private_only(app: App, ctx: Context, *args: Any) -> list[Reply]:
+            if not ctx.msg.private:
+                return in_private(link)
+            return await handler(app, ctx, *args)
+        return private_only
+
+    return dataclasses.replace(
+        feature,
+        commands={n: guard(h) for n, h in feature.commands.items()},
+        buttons=tuple(ButtonRoute(r.kind, guard(r.handler)) for r in feature.buttons),
+        dialogs={n: guard(h) for n, h in feature.dialogs.items()},
+        flows={n: FlowStart(guard(f.handler), f.show_answer) for n, f in feature.flows.items()},
+    )

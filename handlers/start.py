@@ -1,6 +1,8 @@
 """Greeting, menu, help and language choice."""
 from __future__ import annotations
 
+import dataclasses
+
 from core import i18n
 from core.callbacks import CallbackData
 from core.i18n import _
@@ -18,7 +20,7 @@ from handlers.context import (
     stale_button,
 )
 from handlers.faq import EntryButton
-from handlers.router import Feature, on_button
+from handlers.router import Feature, in_private, on_button
 
 
 class Language(CallbackData, prefix="l"):
@@ -46,7 +48,13 @@ async def on_start(app: App, ctx: Context) -> list[Reply]:
     deep link) goes straight to joining that team."""
     args = command_args(ctx)
     if args and args[0].startswith("join_"):
+        if not ctx.msg.private:
+            return in_private(args[0][:64])
         return await volunteers.begin_team(app, ctx, args[0][len("join_"):][:64])
+    if args and args[0] in app.private_links:  # the link a private feature gave in a group
+        name = args[0]
+        command = dataclasses.replace(ctx.msg, text=f"/{name}")
+        return await app.private_links[name](app, dataclasses.replace(ctx, msg=command))
     await app.dialogs.clear(ctx.user.id)
     return [Reply(_("Hello! I am the civil affairs assistant for Changsha. What would you "
                     "like to know?"), buttons=main_menu(app.kb))]

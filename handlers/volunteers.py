@@ -283,6 +283,7 @@ async def on_quit_button(app: App, ctx: Context, button: QuitFlow) -> list[Reply
 
 FEATURE = Feature(
     "volunteers",
+    private="volunteer",
     commands={"volunteer": on_volunteer},
     buttons=(on_button(StartSignup, on_start_button), on_button(JoinTeam, on_join_button),
              on_button(TeamPage, on_page_button), on_button(Availability, on_when_button),

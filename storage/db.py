@@ -86,6 +86,15 @@ class Database:
         async with self._lock:
             yield self.conn
 
+    async def scrub(self) -> None:
+        """After personal data was deleted: copy the write-ahead log into the database file
+        and empty it (TRUNCATE), so that no older copy of a deleted row stays on disk
+        (secure_delete, set at connect, zeroes the deleted rows themselves)."""
+        async with self._lock, self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+            busy, _, _ = await cur.fetchone()  # type: ignore[misc]
+        if busy:
+            log.warning("the write-ahead log could not be emptied after a deletion")
+
     async def close(self) -> None:
         async with self._lock:
             await self.conn.close()
@@ -107,6 +116,7 @@ async def connect(path: Path | str, *, busy_timeout_ms: int = 5000) -> aiosqlite
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA secure_delete = ON")  # deleted personal data is zeroed
         await migrate(conn)
     except BaseException:
         await conn.close()

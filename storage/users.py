@@ -180,6 +180,7 @@ class UserRepo:
         """Remove a user and, by cascade, everything stored about them."""
         async with self._db.transaction() as conn:
             await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        await self._db.scrub()
 
     async def areas_of(self, user_id: int) -> list[CadreArea]:
         async with self._db.read() as conn:

@@ -134,6 +134,8 @@ class VolunteerRepo:
                 (signup_id, user_id))
             row = await cur.fetchone()
             await cur.close()
+        if row:
+            await self._db.scrub()
         return Signup._from_row(row) if row else None
 
     async def forget_user(self, user_id: int) -> int:
@@ -143,6 +145,7 @@ class VolunteerRepo:
                                      (user_id,))
             count = cur.rowcount
             await conn.execute("DELETE FROM dialog_state WHERE user_id = ?", (user_id,))
+        await self._db.scrub()
         return count
 
     async def purge_older_than(self, before: datetime) -> int:
@@ -150,7 +153,10 @@ class VolunteerRepo:
         async with self._db.transaction() as conn:
             cur = await conn.execute("DELETE FROM volunteer_signups WHERE created_at < ?",
                                      (ts(before),))
-            return cur.rowcount
+            count = cur.rowcount
+        if count:
+            await self._db.scrub()
+        return count
 
 
 async def _one(conn: aiosqlite.Connection, where: str, args: tuple) -> Signup | None:

@@ -159,3 +159,55 @@ async def test_console_sign_up(settings, clock, dkb):
     assert "V000001" in text
     assert [(s.team_id, s.name, s.phone, s.availability) for s in rows] == [
         ("youyi-01", "张三", "13800138000", ("weekday_day",))]
+
+
+def url_buttons(record) -> list[str]:
+    markup = record["params"].get("reply_markup") or {}
+    return [b["url"] for row in markup.get("inline_keyboard", []) for b in row if "url" in b]
+
+
+async def test_personal_data_only_in_private_chats(api, settings, clock, dkb):
+    group = -100555
+    async with running_bot(api, settings, clock, dkb):
+        await say(api, int(ADMIN_ID), "/start")
+        await sign_up(api, RESIDENT, TEAM, "钱七", "13600136000")
+        await promote(api, COORD, "district", "雨花区")
+        for uid, command in ((RESIDENT, "/my"), (COORD, "/volunteers"), (RESIDENT, "/volunteer"),
+                             (RESIDENT, f"/start join_{TEAM}")):
+            api.push_text(uid, command, chat_type="group", chat_id=group)
+            (r,) = await api.wait_replies(group)
+            assert "钱七" not in body(r) and "13600136000" not in body(r)
+            name = command.split()[-1].lstrip("/")
+            assert url_buttons(r) == [f"https://t.me/civic_test_bot?start={name}"]
+        api.push_callback(COORD, "ve:csv", chat_id=group)  # an old export button in the group
+        (r,) = await api.wait_replies(group)
+        assert r["method"] == "sendMessage" and url_buttons(r)
+        assert api.uploads == []
+        (r,) = await say(api, RESIDENT, "/start my")  # the link opens the private chat
+        assert "红星村助老志愿队" in body(r) and buttons(r) == ["vw:1"]
+        (r,) = await say(api, COORD, "/start volunteers")
+        assert buttons(r) == ["ve:csv", "ve:xlsx"]
+
+
+def database_files(settings) -> bytes:
+    path = settings.bot_db
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
+async def test_deleted_data_leaves_no_trace_in_the_database_files(api, settings, clock, dkb):
+    name, phone = "孙八", "13500135000"
+    async with running_bot(api, settings, clock, dkb):
+        await sign_up(api, RESIDENT, TEAM, name, phone)
+        await sign_up(api, RESIDENT, "wyh-culture", name, phone)
+        for i in range(30):  # more traffic after the sign-up, as in a day's use
+            await say(api, RESIDENT + 1, f"结婚登记要带什么{i}")
+        assert name.encode() in database_files(settings)
+        await say(api, RESIDENT, "/forget")
+        (r,) = await press(api, RESIDENT, "fg:yes")
+        assert "2" in body(r)
+        files = database_files(settings)
+        assert name.encode() not in files and phone.encode() not in files
+        for i in range(30):
+            await say(api, RESIDENT + 1, f"离婚冷静期多久{i}")
+    files = database_files(settings)
+    assert name.encode() not in files and phone.encode() not in files
