@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
+from channels.durable import Runtime
 from core.clock import Clock, SystemClock
 from core.outbox import Outbox
 from core.settings import Settings
@@ -21,7 +22,9 @@ from storage.db import open_database
 from storage.dialogs import DialogRepo
 from storage.disclosures import DisclosureRepo
 from storage.feedback import FeedbackRepo
+from storage.inbox import InboxRepo
 from storage.invites import InviteRepo
+from storage.outbox import OutboxRepo
 from storage.reminders import ReminderRepo
 from storage.safety import SafetyRepo
 from storage.users import UserRepo
@@ -33,13 +36,28 @@ log = logging.getLogger("bot")
 @asynccontextmanager
 async def open_assistant(settings: Settings, clock: Clock | None = None,
                          kb: KnowledgeBase | None = None) -> AsyncIterator[Assistant]:
-    """Storage + knowledge base + the core, closed again on exit (also on errors)."""
+    """Storage + knowledge base + the core, closed again on exit (also on errors). Without a
+    channel's durable path (the console chat, the command line, tests of the core) notices to
+    other users go straight to the registered notifiers."""
+    async with open_runtime(settings, clock, kb, queue_notices=False) as runtime:
+        yield runtime.assistant
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, clock: Clock | None = None,
+                       kb: KnowledgeBase | None = None, *,
+                       queue_notices: bool = True) -> AsyncIterator[Runtime]:
+    """The assistant with the inbox and outbox the channels deliver through; notices to other
+    users (a coordinator's new volunteer, a subscriber's disclosure) are queued in the outbox
+    with the handling that caused them."""
     kb = kb or KnowledgeBase.load(settings.bot_knowledge_dir)
     db = await open_database(settings.bot_db)
     clock = clock or SystemClock()
     housekeeping: asyncio.Task[None] | None = None
     try:
-        users, outbox, repo = UserRepo(db), Outbox(), ReminderRepo(db)
+        queue = OutboxRepo(db)
+        outbox = Outbox(queue if queue_notices else None)
+        users, repo = UserRepo(db), ReminderRepo(db)
         disclosures = DisclosureRepo(db)
         watch = DisclosureWatch(kb, disclosures, users, settings.tz)
         reminders = ReminderService(
@@ -50,9 +68,10 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
                               invites=InviteRepo(db), disclosures=disclosures,
                               disclosure_watch=watch, safety=SafetyRepo(db),
                               feedback=FeedbackRepo(db), clock=clock, outbox=outbox)
-        await tidy(assistant)
-        housekeeping = asyncio.ensure_future(_daily(assistant))
-        yield assistant
+        runtime = Runtime(assistant, db, InboxRepo(db), queue)
+        await tidy(runtime)
+        housekeeping = asyncio.ensure_future(_daily(runtime))
+        yield runtime
     finally:
         if housekeeping is not None:
             housekeeping.cancel()
@@ -61,12 +80,15 @@ async def open_assistant(settings: Settings, clock: Clock | None = None,
         await db.close()
 
 
-async def tidy(assistant: Assistant) -> None:
+async def tidy(runtime: Runtime) -> None:
     """Forget what need not be kept: handled update ids (Telegram re-delivers within hours),
-    volunteer sign-ups past the retention period the consent text promises, questions kept
-    for review past theirs (answers nobody voted on after a day)."""
+    finished outbox rows, volunteer sign-ups past the retention period the consent text
+    promises, questions kept for review past theirs (answers nobody voted on after a day)."""
+    assistant = runtime.assistant
     now = assistant.clock.now()
     await assistant.dialogs.prune_seen_updates(now - timedelta(days=2))
+    await runtime.inbox.prune(now - timedelta(days=2))
+    await runtime.outbox.prune(now - timedelta(days=2))
     days = assistant.settings.volunteer_retention_days
     purged = await assistant.volunteers.purge_older_than(now - timedelta(days=days))
     if purged:
@@ -75,10 +97,10 @@ async def tidy(assistant: Assistant) -> None:
     await assistant.feedback.purge(now - timedelta(days=1), now - keep)
 
 
-async def _daily(assistant: Assistant) -> None:
+async def _daily(runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(24 * 3600)
         try:
-            await tidy(assistant)
+            await tidy(runtime)
         except Exception:
             log.exception("daily tidy-up failed")

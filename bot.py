@@ -19,7 +19,7 @@ import signal
 import sys
 
 import cli
-from app import open_assistant
+from app import open_assistant, open_runtime
 from channels.console import CHANNEL, ConsoleNotifier, run_console_chat
 from core.logs import setup_logging
 from core.settings import Settings, SettingsError, load_settings
@@ -43,9 +43,10 @@ async def run_telegram(settings: Settings) -> None:
     # `kb check` need not pay.
     from channels.telegram import TelegramChannel, build_application  # noqa: PLC0415
 
-    async with open_assistant(settings) as assistant:
+    async with open_runtime(settings) as runtime:
+        assistant = runtime.assistant
         assistant.kb.ranker  # noqa: B018 - build the index now, not at the first question
-        channel = TelegramChannel(assistant, settings, build_application(settings))
+        channel = TelegramChannel(runtime, settings, build_application(settings))
         scheduler = ReminderScheduler(assistant.reminders)
         await channel.run(_stop_event(), on_started=scheduler.start,
                           before_stop=scheduler.stop)

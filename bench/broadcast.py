@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import open_assistant  # noqa: E402
+from app import open_runtime  # noqa: E402
 from channels.telegram import TelegramChannel, build_application  # noqa: E402
 from core.clock import FixedClock  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -65,8 +65,9 @@ async def main() -> None:
                                 bot_db=Path(tmp) / "bot.sqlite3",
                                 telegram_max_rate=args.bot_rate or args.rate)
             clock = FixedClock(START - timedelta(hours=1))
-            async with open_assistant(settings, clock) as assistant:
-                channel = TelegramChannel(assistant, settings,
+            async with open_runtime(settings, clock) as runtime:
+                assistant = runtime.assistant
+                channel = TelegramChannel(runtime, settings,
                                           build_application(settings, poll_timeout=1))
                 stop = asyncio.Event()
                 ready = asyncio.Event()

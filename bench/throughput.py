@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from telegram import Update  # noqa: E402
 from telegram.ext import ContextTypes, MessageHandler, filters  # noqa: E402
 
-from app import open_assistant  # noqa: E402
+from app import open_runtime  # noqa: E402
 from channels.telegram import TelegramChannel, build_application  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from tests.fake_bot_api import FakeBotAPI  # noqa: E402
@@ -57,8 +57,8 @@ async def drive(api: FakeBotAPI, texts: list[str], users: int) -> float:
 async def bench_ours(settings: Settings, texts: list[str], users: int) -> float:
     async with FakeBotAPI() as api:
         s = replace(settings, telegram_base_url=api.base_url)
-        async with open_assistant(s) as assistant:
-            channel = TelegramChannel(assistant, s, build_application(s, poll_timeout=1))
+        async with open_runtime(s) as runtime:
+            channel = TelegramChannel(runtime, s, build_application(s, poll_timeout=1))
             stop = asyncio.Event()
             task = asyncio.create_task(channel.run(stop, poll_timeout=1))
             await api.wait_for(lambda _s: api.calls["getUpdates"] > 0)

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import open_assistant  # noqa: E402
+from app import open_runtime  # noqa: E402
 from channels.telegram import TelegramChannel, build_application  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from knowledge.base import KnowledgeBase  # noqa: E402
@@ -71,8 +71,9 @@ async def one_sign_up(api: FakeBotAPI, uid: int) -> None:
 async def bench_sign_ups(settings: Settings, kb: KnowledgeBase, users: int) -> tuple[float, int]:
     async with FakeBotAPI() as api:
         s = replace(settings, telegram_base_url=api.base_url, telegram_max_rate=0)
-        async with open_assistant(s, kb=kb) as assistant:
-            channel = TelegramChannel(assistant, s, build_application(s, poll_timeout=1))
+        async with open_runtime(s, kb=kb) as runtime:
+            assistant = runtime.assistant
+            channel = TelegramChannel(runtime, s, build_application(s, poll_timeout=1))
             stop = asyncio.Event()
             task = asyncio.create_task(channel.run(stop, poll_timeout=1))
             await api.wait_for(lambda _s: api.calls["getUpdates"] > 0)

@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import json
 import logging
 import os
+import warnings
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -19,28 +24,31 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    ContextTypes,
-    Defaults,
-    MessageHandler,
-    filters,
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
 )
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.warnings import PTBUserWarning
 
+from channels.durable import Pipeline, Runtime, Sender, Unreadable
 from channels.pacing import Pacer
 from core import i18n
+from core.clock import SystemClock
 from core.i18n import _
 from core.messages import Contact, DeliveryError, Incoming, Reply, User
 from core.settings import Settings
-from handlers.assistant import Assistant
+from storage.inbox import InboxRow
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
 CHANNEL = "telegram"
+ALLOWED_UPDATES = ("message", "callback_query")
+STOP_GRACE = 5.0  # seconds a clean stop spends sending what is due
 SEND_ATTEMPTS = 4  # timeouts and network errors; flood waits (429) are the rate limiter's
 FLOOD_RETRIES = 3  # AIORateLimiter waits retry_after and tries again this many times
 # A reply to the user's own message has no later retry (the reminder service has one for the
@@ -151,38 +159,100 @@ def _chunks(text: str) -> list[str]:
 
 
 class TelegramChannel:
-    """Holds the PTB application and its callbacks; implements the Notifier protocol."""
+    """Polls Telegram into the inbox, handles it through the durable pipeline, delivers the
+    outbox; implements the Notifier protocol (reminders) and the Transport one (the outbox)."""
 
-    def __init__(self, assistant: Assistant, settings: Settings, app: Application) -> None:
-        self.assistant = assistant
+    def __init__(self, runtime: Runtime, settings: Settings, app: Application) -> None:
+        self.assistant = runtime.assistant
         self.settings = settings
         self.app = app
+        self.inbox = runtime.inbox
         self.pacer = Pacer(settings.telegram_max_rate)  # for the messages the bot starts
-        app.add_handler(CallbackQueryHandler(self.on_callback))
-        app.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, self.on_message))
-        app.add_error_handler(self.on_error)
-        assistant.outbox.register(CHANNEL, self)
+        self.sender = Sender(CHANNEL, outbox=runtime.outbox, transport=self,
+                             max_age=timedelta(hours=settings.reply_max_age_hours))
+        self.pipeline = Pipeline(CHANNEL, db=runtime.db, inbox=runtime.inbox,
+                                 outbox=runtime.outbox, assistant=runtime.assistant,
+                                 read=self.read, on_written=self.sender.wake)
+        self._spinners: set[asyncio.Task[None]] = set()
+        self.assistant.outbox.register(CHANNEL, self)
 
-    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Any update: translate, let the core answer, send the replies back."""
-        incoming = to_incoming(update, context.bot.username)
-        if incoming is None:
+    # --- receiving ------------------------------------------------------------------------
+    async def poll(self, stop: asyncio.Event, *, poll_timeout: int = 10,
+                   interval: float = 0.0) -> None:
+        """Long polling into the inbox. Each fetched batch is written (one transaction) before
+        the next getUpdates confirms it to Telegram, and updates are parsed one by one later,
+        so that one Telegram cannot parse never stops the others."""
+        last = await self.inbox.last_key(CHANNEL)
+        offset = int(last) + 1 if last and last.isdigit() else None
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                # The raw updates, not Bot.get_updates: it parses the whole batch at once and
+                # fails for all when one cannot be parsed. PTB warns of that choice.
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'",
+                                            PTBUserWarning)
+                    raw = await self.app.bot.do_api_request(
+                        "getUpdates", api_kwargs={"offset": offset, "timeout": poll_timeout,
+                                                  "allowed_updates": list(ALLOWED_UPDATES)},
+                        read_timeout=poll_timeout + 5)
+            except RetryAfter as exc:
+                await _sleep_or_stop(stop, _seconds(exc.retry_after))
+                continue
+            except (TimedOut, NetworkError) as exc:
+                log.warning("getUpdates failed: %s; again in %.0f s", exc, delay)
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 1.0
+            batch = [u for u in raw if isinstance(u, dict) and isinstance(u.get("update_id"), int)
+                     ] if isinstance(raw, list) else []
+            if batch:
+                await self.inbox.receive(
+                    CHANNEL, [(str(u["update_id"]), json.dumps(u, ensure_ascii=False))
+                              for u in batch], SystemClock().now())
+                offset = max(u["update_id"] for u in batch) + 1
+                self.pipeline.wake()
+                for u in batch:
+                    self._stop_spinner(u)
+            if interval:
+                await _sleep_or_stop(stop, interval)
+
+    def _stop_spinner(self, update: dict[str, Any]) -> None:
+        """Answer a button press at once (the spinner on the user's button stops); not part of
+        the durable path: a press answered late is still handled."""
+        query = update.get("callback_query")
+        if not isinstance(query, dict) or not isinstance(query.get("id"), str):
             return
-        replies = await self.assistant.handle(incoming)
-        await self.send(incoming.chat_id, replies)
 
-    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        assert query is not None
+        async def answer(query_id: str) -> None:
+            try:
+                await self.app.bot.answer_callback_query(query_id)
+            except TelegramError as exc:
+                log.warning("could not answer callback of update %s: %s",
+                            update.get("update_id"), exc)
+
+        task = asyncio.ensure_future(answer(query["id"]))
+        self._spinners.add(task)
+        task.add_done_callback(self._spinners.discard)
+
+    def read(self, row: InboxRow) -> Incoming | None:
+        """The pipeline's reader: the stored update, parsed now."""
         try:
-            await query.answer()  # stop the button's spinner first
-        except (NetworkError, TimedOut) as exc:
-            log.warning("could not answer callback of update %s: %s", update.update_id, exc)
-        await self.on_message(update, context)
+            update = Update.de_json(json.loads(row.body), self.app.bot)
+        except Exception as exc:  # noqa: BLE001 - whatever PTB cannot parse is skipped
+            raise Unreadable(f"{type(exc).__name__}: {exc}"[:200]) from exc
+        return to_incoming(update, self.app.bot.username)
 
-    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        uid = update.update_id if isinstance(update, Update) else None
-        log.error("error while handling update %s", uid, exc_info=context.error)
+    # --- sending --------------------------------------------------------------------------
+    async def deliver(self, chat_id: str, reply: Reply) -> None:
+        """Transport: one attempt for one reply from the outbox (its sender retries)."""
+        try:
+            await self._send_one(int(chat_id), reply, flood_retries=0, attempts=1)
+        except DeliveryError:
+            raise
+        except RetryAfter as exc:
+            raise DeliveryError(str(exc), retry_after=_seconds(exc.retry_after)) from exc
 
     async def notify(self, external_id: str, replies: list[Reply]) -> None:
         """Notifier: a message the bot starts itself, to a user's private chat. Raises
@@ -192,28 +262,21 @@ class TelegramChannel:
         for reply in replies:
             await self._send_one(int(external_id), reply)
 
-    async def send(self, chat_id: str, replies: list[Reply]) -> None:
-        """Answers to the user's own message: failures are logged, not raised."""
-        for reply in replies:
-            try:
-                await self._send_one(int(chat_id), reply, flood_retries=REPLY_FLOOD_RETRIES)
-            except DeliveryError:
-                return
-
-    async def _send_one(self, chat_id: int, reply: Reply, *,
-                        flood_retries: int = FLOOD_RETRIES) -> None:
+    async def _send_one(self, chat_id: int, reply: Reply, *, flood_retries: int = FLOOD_RETRIES,
+                        attempts: int = SEND_ATTEMPTS) -> None:
         bot = self.app.bot
         limit = flood_retries
+        retry = functools.partial(self._retry, attempts=attempts)
         if reply.document is not None:
             doc = InputFile(reply.document.content, filename=reply.document.filename)
-            await self._retry(lambda: bot.send_document(chat_id, doc, caption=reply.text[:1024],
+            await retry(lambda: bot.send_document(chat_id, doc, caption=reply.text[:1024],
                                                         reply_markup=_markup(reply, bot.username),
                                                         rate_limit_args=limit))
             return
         if reply.photo is not None or reply.image is not None:
             pic = reply.photo or InputFile(reply.image, filename="chart.png")  # type: ignore[arg-type]
             caption = reply.text if len(reply.text) <= 1024 else ""
-            await self._retry(lambda: bot.send_photo(chat_id, pic, caption=caption or None,
+            await retry(lambda: bot.send_photo(chat_id, pic, caption=caption or None,
                                                      reply_markup=_markup(reply, bot.username),
                                                      rate_limit_args=limit))
             if caption:
@@ -221,20 +284,21 @@ class TelegramChannel:
             reply = Reply(reply.text)
         if reply.location is not None:
             lat, lon = reply.location
-            await self._retry(lambda: bot.send_location(chat_id, latitude=lat, longitude=lon,
+            await retry(lambda: bot.send_location(chat_id, latitude=lat, longitude=lon,
                                                         rate_limit_args=limit))
         parts = _chunks(reply.text)
         for i, part in enumerate(parts):
             markup = _markup(reply, bot.username) if i == len(parts) - 1 else None
-            await self._retry(functools.partial(bot.send_message, chat_id, part,
+            await retry(functools.partial(bot.send_message, chat_id, part,
                                                 reply_markup=markup, rate_limit_args=limit))
 
-    async def _retry(self, call: Callable[[], Awaitable[object]]) -> None:
+    async def _retry(self, call: Callable[[], Awaitable[object]], *,
+                     attempts: int = SEND_ATTEMPTS) -> None:
         """Retry timeouts and network errors (5xx) with backoff. Flood waits are retried by
         the rate limiter (AIORateLimiter, after Telegram's retry_after); one that is still
         refused after its retries, a blocked chat (403) or giving up raises DeliveryError."""
         delay = 0.5
-        for attempt in range(1, SEND_ATTEMPTS + 1):
+        for attempt in range(1, attempts + 1):
             try:
                 await call()
                 return
@@ -242,13 +306,16 @@ class TelegramChannel:
                 log.warning("chat blocked the bot or is gone: %s", exc.message)
                 raise DeliveryError(exc.message, blocked=True) from exc
             except RetryAfter as exc:
-                log.warning("still rate limited after the rate limiter's retries: %s", exc)
-                raise DeliveryError(str(exc)) from exc
+                if attempts > 1:
+                    log.warning("still rate limited after the rate limiter's retries: %s", exc)
+                raise DeliveryError(str(exc), retry_after=_seconds(exc.retry_after)) from exc
             except BadRequest as exc:  # a NetworkError to PTB, but trying again cannot help
                 log.error("Telegram refused a message: %s", exc.message)
-                raise DeliveryError(exc.message) from exc
+                raise DeliveryError(exc.message, refused=True) from exc
             except (TimedOut, NetworkError) as exc:
-                if attempt == SEND_ATTEMPTS:
+                if attempts == 1:
+                    raise DeliveryError(str(exc)) from exc
+                if attempt == attempts:
                     log.error("giving up sending after %d attempts: %s", attempt, exc)
                     raise DeliveryError(str(exc)) from exc
                 await asyncio.sleep(delay)
@@ -265,21 +332,49 @@ class TelegramChannel:
     async def run(self, stop: asyncio.Event, *, poll_interval: float = 0.0,
                   poll_timeout: int = 10, on_started: Hook | None = None,
                   before_stop: Hook | None = None) -> None:
-        """Long polling until `stop` is set; then stop cleanly (no update lost or half done).
+        """Poll, handle and deliver until `stop` is set; then stop cleanly: what was received
+        is in the inbox (handled now or at the next start), what is due is sent.
         `on_started` runs once the bot can send (the reminder scheduler starts there);
         `before_stop` while it still can (the scheduler finishes its sends)."""
-        async with self.app:
+        async with self.app:  # getMe; the bot's HTTP client
             await self.set_commands()
-            await self.app.start()
-            assert self.app.updater is not None
-            await self.app.updater.start_polling(
-                poll_interval=poll_interval, timeout=poll_timeout,
-                allowed_updates=["message", "callback_query"])
+            inner = asyncio.Event()  # the pipeline and sender stop after the poller
+            poller = asyncio.ensure_future(self.poll(stop, poll_timeout=poll_timeout,
+                                                     interval=poll_interval))
+            workers = [asyncio.ensure_future(self.pipeline.run(inner)),
+                       asyncio.ensure_future(self.sender.run(inner))]
             log.info("telegram polling started as @%s", self.app.bot.username)
-            if on_started is not None:
-                await on_started()
-            await stop.wait()
-            if before_stop is not None:
-                await before_stop()
-            await self.app.updater.stop()
-            await self.app.stop()
+            try:
+                if on_started is not None:
+                    await on_started()
+                await stop.wait()
+                if before_stop is not None:
+                    await before_stop()
+            finally:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+                inner.set()
+                await asyncio.gather(*workers, return_exceptions=True)
+                try:  # what is due goes now, within a few seconds
+                    await asyncio.wait_for(self._last_round(), timeout=STOP_GRACE)
+                except TimeoutError:
+                    log.warning("stopping with replies still queued; they go at the next start")
+                for task in list(self._spinners):
+                    task.cancel()
+
+    async def _last_round(self) -> None:
+        await self.pipeline.drain()
+        await self.sender.flush()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _seconds(value: object) -> float:
+    """RetryAfter.retry_after: seconds, or a timedelta with PTB_TIMEDELTA."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)  # type: ignore[arg-type]

@@ -67,11 +67,23 @@ class Reply:
 
 
 class DeliveryError(Exception):
-    """A notification did not reach the user; `blocked` when they blocked the bot (403)."""
+    """A message did not reach the user. `blocked`: they blocked the bot (403); `refused`: the
+    platform refused this message and would refuse it again (400); `retry_after`: a flood wait
+    the platform asked for, in seconds. Otherwise (timeouts, 5xx) trying later may work."""
 
-    def __init__(self, message: str, *, blocked: bool = False) -> None:
+    def __init__(self, message: str, *, blocked: bool = False, refused: bool = False,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.blocked = blocked
+        self.refused = refused
+        self.retry_after = retry_after
+
+
+class Transport(Protocol):
+    """A channel's one attempt to deliver one reply to a chat (the outbox's sender retries).
+    Raises DeliveryError when it did not go."""
+
+    async def deliver(self, chat_id: str, reply: Reply) -> None: ...
 
 
 class Notifier(Protocol):

@@ -45,7 +45,7 @@ async def recipients(app: App, team: Team) -> list[UserRow]:
 async def _send(app: App, user: UserRow, build: Callable[[], list[Reply]]) -> None:
     with i18n.use(user.language or i18n.language_from_code(user.language_code)):
         replies = build()
-    await app.outbox.send(user.channel, user.external_id, replies)
+    await app.outbox.queue(user.channel, user.external_id, replies)
 
 
 async def tell_new_signup(app: App, team: Team, signup: Signup) -> None:

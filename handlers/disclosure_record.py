@@ -14,7 +14,6 @@ from core.areas import AreaPath
 from core.callbacks import CallbackData
 from core.i18n import _
 from core.messages import Button, Document, Reply
-from core.outbox import SendResult
 from handlers.context import App, Context, actor, stale_button
 from handlers.disclosure import record_lines, village_label
 from handlers.router import Feature, on_button
@@ -251,8 +250,8 @@ async def _tell_subscribers(app: App, village: Village, record: Record) -> int:
             text = _("{village} recorded a disclosure:").format(
                 village=village.name(i18n.current())) + "\n" + record_lines(app, record)
             replies = [Reply(text[:1000], photo=record.photo_file_id)]
-        if await app.outbox.send(user.channel, user.external_id, replies) == SendResult.SENT:
-            told += 1
+        await app.outbox.queue(user.channel, user.external_id, replies)
+        told += 1
     return told
 
 

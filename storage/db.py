@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import itertools
 import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -63,15 +66,63 @@ class Database:
 
     Concurrent updates run as concurrent tasks; without the lock one task's commit could land
     in the middle of another's statements ("cannot commit - SQL statements in progress").
+
+    `unit()` makes everything a task does inside it one transaction: handling a message, the
+    state it changes and the replies it writes commit together or not at all. Inside a unit a
+    repository's `transaction()` is a savepoint (an error rolls back just that part) and its
+    `read()` takes no lock (the unit holds it).
     """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
         self._lock = asyncio.Lock()
+        self._unit_task: contextvars.ContextVar[asyncio.Task[Any] | None] = (
+            contextvars.ContextVar(f"unit{id(self)}", default=None))
+        self._savepoints = itertools.count(1)
+        self._scrub_after_unit = False
+
+    def _in_unit(self) -> bool:
+        task = self._unit_task.get()
+        return task is not None and task is asyncio.current_task()
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One transaction around a whole unit of work; commits at the end, rolls back on
+        error. Not re-entrant (a unit inside a unit is a programming error)."""
+        if self._in_unit():
+            raise RuntimeError("a unit of work inside a unit of work")
+        async with self._lock:
+            token = self._unit_task.set(asyncio.current_task())
+            try:
+                await self.conn.execute("BEGIN")
+                yield self.conn
+            except BaseException:
+                await self.conn.rollback()
+                self._scrub_after_unit = False
+                raise
+            else:
+                await self.conn.commit()
+            finally:
+                self._unit_task.reset(token)
+            if self._scrub_after_unit:
+                self._scrub_after_unit = False
+                await self._checkpoint()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Exclusive use of the connection; commits at the end, rolls back on error."""
+        """Exclusive use of the connection; commits at the end, rolls back on error. Inside a
+        unit of work: a savepoint of the unit's transaction."""
+        if self._in_unit():
+            name = f"sp{next(self._savepoints)}"
+            await self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute(f"ROLLBACK TO {name}")
+                await self.conn.execute(f"RELEASE {name}")
+                raise
+            await self.conn.execute(f"RELEASE {name}")
+            return
         async with self._lock:
             try:
                 yield self.conn
@@ -83,14 +134,25 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
         """Exclusive use of the connection for reads only: no commit round trip."""
+        if self._in_unit():
+            yield self.conn
+            return
         async with self._lock:
             yield self.conn
 
     async def scrub(self) -> None:
         """After personal data was deleted: copy the write-ahead log into the database file
         and empty it (TRUNCATE), so that no older copy of a deleted row stays on disk
-        (secure_delete, set at connect, zeroes the deleted rows themselves)."""
-        async with self._lock, self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+        (secure_delete, set at connect, zeroes the deleted rows themselves). Inside a unit of
+        work this happens once the unit has committed."""
+        if self._in_unit():
+            self._scrub_after_unit = True
+            return
+        async with self._lock:
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        async with self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
             busy, _, _ = await cur.fetchone()  # type: ignore[misc]
         if busy:
             log.warning("the write-ahead log could not be emptied after a deletion")

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from app import open_assistant
+from app import open_runtime
 from channels.telegram import TelegramChannel, build_application
 from core.logs import RedactingFormatter
 from core.messages import Button, Reply
@@ -29,8 +29,8 @@ TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
 async def running_bot(api: FakeBotAPI, settings, clock, kb):
     """The bot as `python bot.py` runs it, polling the fake until the block ends."""
     s = replace(settings, telegram_bot_token=TOKEN, telegram_base_url=api.base_url)
-    async with open_assistant(s, clock, kb) as assistant:
-        channel = TelegramChannel(assistant, s, build_application(s, poll_timeout=1))
+    async with open_runtime(s, clock, kb) as runtime:
+        channel = TelegramChannel(runtime, s, build_application(s, poll_timeout=1))
         stop = asyncio.Event()
         task = asyncio.create_task(channel.run(stop, poll_timeout=1))
         try:

@@ -1,0 +1,252 @@
+"""The durable path every message takes, for every channel that has one: the channel writes
+each update to the inbox as it arrives; the `Pipeline` handles what is pending, writing the
+replies to the outbox in the same transaction as the state they change; the `Sender` delivers
+the outbox through the channel's transport, patiently, and marks each row.
+
+What stays at-least-once: a reply the platform accepted whose answer was lost (a timeout, a
+5xx after the message went out, a crash between the send and marking the row) is sent again
+at the next attempt. Everything else is exactly once: a crash before the handling commits
+handles the update again from the inbox (nothing of it was sent), and a sent row is never
+sent again.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.clock import Clock, SystemClock
+from core.messages import DeliveryError, Incoming, Transport
+from handlers.assistant import Assistant
+from storage.db import Database
+from storage.inbox import InboxRepo, InboxRow
+from storage.outbox import OutboxRepo, OutRow
+
+log = logging.getLogger(__name__)
+BATCH = 64  # updates handled in one transaction
+SEND_BATCH = 200
+CHATS_IN_FLIGHT = 8  # chats served at once (each chat's replies go one after another)
+MAX_BACKOFF = 60.0  # seconds between attempts after timeouts and 5xx, at most
+Reader = Callable[[InboxRow], Incoming | None]  # None: nothing to answer (group chatter)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The core and what the channels' durable path needs beside it (built by app.py)."""
+
+    assistant: Assistant
+    db: Database
+    inbox: InboxRepo
+    outbox: OutboxRepo
+
+
+class Unreadable(ValueError):
+    """An update the channel cannot parse; skipped (and logged once), never retried."""
+
+
+class Pipeline:
+    """Handles a channel's inbox: each batch of pending updates is one transaction with the
+    replies it writes to the outbox, so a crash either loses none of it or keeps all of it."""
+
+    def __init__(self, channel: str, *, db: Database, inbox: InboxRepo, outbox: OutboxRepo,
+                 assistant: Assistant, read: Reader, on_written: Callable[[], None],
+                 clock: Clock | None = None) -> None:
+        self.channel = channel
+        self._db, self._inbox, self._outbox = db, inbox, outbox
+        self._assistant, self._read, self._on_written = assistant, read, on_written
+        self._clock = clock or SystemClock()  # delivery time, not the business clock
+        self._wake = asyncio.Event()
+        self.handled = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Handle pending updates until `stop`; woken by `wake()` (new updates written)."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("handling the %s inbox failed; trying again", self.channel)
+                await asyncio.sleep(1.0)
+                continue
+            await _wait(self._wake, stop, 5.0)
+
+    async def drain(self) -> int:
+        """Handle everything pending now; returns how many updates."""
+        total = 0
+        while rows := await self._inbox.pending(self.channel, BATCH):
+            try:
+                async with self._db.unit():
+                    for row in rows:
+                        await self._handle(row)
+            except Exception:
+                # One update broke the batch's transaction: handle them one at a time, so the
+                # others are answered and the broken one is set aside.
+                log.exception("a batch of %d %s updates failed; one at a time",
+                              len(rows), self.channel)
+                for row in rows:
+                    await self._handle_alone(row)
+            total += len(rows)
+            self.handled += len(rows)
+            self._on_written()
+        return total
+
+    async def _handle(self, row: InboxRow) -> None:
+        now = self._clock.now()
+        try:
+            msg = self._read(row)
+        except Unreadable as exc:
+            log.warning("%s update %s cannot be read and is skipped: %s",
+                        self.channel, row.key, exc)
+            await self._inbox.done(row.id, "unreadable", now)
+            return
+        if msg is None:
+            await self._inbox.done(row.id, "ignored", now)
+            return
+        replies = await self._assistant.handle(msg)
+        await self._outbox.enqueue(self.channel, msg.chat_id, replies, now)
+        await self._inbox.done(row.id, "handled", now)
+
+    async def _handle_alone(self, row: InboxRow) -> None:
+        try:
+            async with self._db.unit():
+                await self._handle(row)
+        except Exception:
+            log.exception("%s update %s failed twice; set aside", self.channel, row.key)
+            async with self._db.unit():
+                await self._inbox.done(row.id, "failed", self._clock.now())
+
+
+class Sender:
+    """Delivers a channel's outbox: oldest first, one chat's replies in order, a few chats
+    at once. Flood waits (429) pause all sending for as long as the platform asks; timeouts and
+    5xx are tried again with backoff (up to a minute apart) until the reply is `max_age` old,
+    when it is dropped with a log line and counted in `expired`."""
+
+    def __init__(self, channel: str, *, outbox: OutboxRepo, transport: Transport,
+                 max_age: timedelta, clock: Clock | None = None) -> None:
+        self.channel = channel
+        self._outbox, self._transport = outbox, transport
+        self._max_age = max_age
+        self._clock = clock or SystemClock()
+        self._wake = asyncio.Event()
+        self._paused_until: datetime | None = None
+        self._chats = asyncio.Semaphore(CHATS_IN_FLIGHT)
+        self.sent = self.expired = self.retried = self.refused = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop`, then once more what is due (a clean stop sends what it can)."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("delivering the %s outbox failed; trying again", self.channel)
+                await asyncio.sleep(1.0)
+                continue
+            await _wait(self._wake, stop, await self._idle_for())
+
+    async def _idle_for(self) -> float:
+        nxt = await self._outbox.next_due(self.channel)
+        if nxt is None:
+            return 5.0
+        wait = (datetime.fromisoformat(nxt) - self._clock.now()).total_seconds()
+        return min(5.0, max(0.05, wait))
+
+    async def flush(self) -> int:
+        """Send everything that may go now; returns how many rows were finished."""
+        done = 0
+        while True:
+            await self._flood_wait()
+            rows = await self._outbox.due(self.channel, self._clock.now(), SEND_BATCH)
+            if not rows:
+                return done
+            chats: dict[str, list[OutRow]] = {}
+            for row in rows:
+                chats.setdefault(row.chat_id, []).append(row)
+            finished = await asyncio.gather(*(self._chat(r) for r in chats.values()))
+            done += sum(finished)
+            if sum(finished) == 0:  # all of them wait for a retry
+                return done
+
+    async def _flood_wait(self) -> None:
+        if self._paused_until is not None:
+            wait = (self._paused_until - self._clock.now()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._paused_until = None
+
+    async def _chat(self, rows: list[OutRow]) -> int:
+        async with self._chats:
+            finished = 0
+            for row in rows:
+                if not await self._one(row):
+                    break  # the rest of this chat waits behind it
+                finished += 1
+            return finished
+
+    async def _one(self, row: OutRow) -> bool:
+        """Deliver one row; False when it must be tried again later."""
+        now = self._clock.now()
+        if now - datetime.fromisoformat(row.created_at) > self._max_age:
+            self.expired += 1
+            log.warning("a %s reply to chat %s was not delivered within %s and is dropped "
+                        "(%d dropped so far)", self.channel, row.chat_id, self._max_age,
+                        self.expired)
+            await self._outbox.finish(row.id, "expired", now)
+            return True
+        await self._flood_wait()
+        try:
+            await self._transport.deliver(row.chat_id, row.reply)
+        except DeliveryError as exc:
+            return await self._failed(row, exc)
+        except Exception as exc:  # a bug in the transport must not stop the sender
+            log.exception("delivering a %s reply failed", self.channel)
+            return await self._failed(row, DeliveryError(type(exc).__name__))
+        self.sent += 1
+        await self._outbox.finish(row.id, "sent", self._clock.now())
+        return True
+
+    async def _failed(self, row: OutRow, exc: DeliveryError) -> bool:
+        now = self._clock.now()
+        if exc.blocked:
+            log.info("%s chat %s blocked the bot; a reply is dropped", self.channel, row.chat_id)
+            await self._outbox.finish(row.id, "blocked", now, str(exc)[:200])
+            return True
+        if exc.refused:
+            self.refused += 1
+            log.error("%s refused a reply to chat %s: %s", self.channel, row.chat_id, exc)
+            await self._outbox.finish(row.id, "refused", now, str(exc)[:200])
+            return True
+        self.retried += 1
+        if exc.retry_after is not None:
+            until = now + timedelta(seconds=exc.retry_after)
+            if self._paused_until is None or until > self._paused_until:
+                self._paused_until = until
+            log.warning("%s asks to wait %.1f s (flood control)", self.channel, exc.retry_after)
+            await self._outbox.retry_at(row.id, until, "flood wait", count=False)
+            return False
+        delay = min(MAX_BACKOFF, 0.5 * 2 ** min(row.attempts, 10))
+        log.warning("a %s reply to chat %s failed (%s); again in %.1f s", self.channel,
+                    row.chat_id, exc, delay)
+        await self._outbox.retry_at(row.id, now + timedelta(seconds=delay), str(exc))
+        return False
+
+
+async def _wait(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """Until `event` or `stop` is set, or `seconds` have passed."""
+    waiters: set[asyncio.Task[Any]] = {asyncio.ensure_future(event.wait()),
+                                       asyncio.ensure_future(stop.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,71 @@
+"""The inbox: each update written when it arrives (before the platform is told it was
+received), then handled once, in the transaction that writes its replies."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Database, ts
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: int
+    key: str
+    body: str
+
+
+class InboxRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def receive(self, channel: str, updates: Sequence[tuple[str, str]],
+                      now: datetime) -> int:
+        """Write a fetched batch of (key, body) in one transaction; a key already received (a
+        re-delivery) is ignored. Returns how many were new."""
+        async with self._db.transaction() as conn:
+            before = conn.total_changes
+            await conn.executemany(
+                "INSERT OR IGNORE INTO inbox (channel, key, body, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(channel, key, body, ts(now)) for key, body in updates])
+            return conn.total_changes - before
+
+    async def pending(self, channel: str, limit: int = 64) -> list[InboxRow]:
+        """Received and not yet handled, oldest first."""
+        async with self._db.read() as conn, conn.execute(
+            "SELECT id, key, body FROM inbox WHERE channel = ? AND handled_at IS NULL "
+            "ORDER BY id LIMIT ?", (channel, limit),
+        ) as cur:
+            return [InboxRow(r["id"], r["key"], r["body"] or "") for r in await cur.fetchall()]
+
+    async def done(self, row_id: int, outcome: str, now: datetime) -> None:
+        """Handled (inside the unit of work that handled it); the body is emptied."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE inbox SET handled_at = ?, outcome = ?, body = NULL WHERE id = ?",
+                (ts(now), outcome, row_id))
+
+    async def last_key(self, channel: str) -> str | None:
+        """The newest key received (Telegram: fetch from the update after it)."""
+        async with self._db.read() as conn, conn.execute(
+            "SELECT key FROM inbox WHERE channel = ? ORDER BY id DESC LIMIT 1", (channel,),
+        ) as cur:
+            row = await cur.fetchone()
+        return str(row["key"]) if row else None
+
+    async def counts(self, channel: str) -> dict[str, int]:
+        async with self._db.read() as conn, conn.execute(
+            "SELECT COALESCE(outcome, 'pending') AS o, COUNT(*) AS n FROM inbox "
+            "WHERE channel = ? GROUP BY o", (channel,),
+        ) as cur:
+            return {r["o"]: r["n"] for r in await cur.fetchall()}
+
+    async def prune(self, before: datetime) -> None:
+        """Forget handled rows older than `before` (their keys guard against re-deliveries,
+        which Telegram makes within a day)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?",
+                (ts(before),))

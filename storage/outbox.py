@@ -1,0 +1,131 @@
+"""The outbox: every reply and notice the bot sends, one row a reply, written in the
+transaction that produced it and delivered by the channel's sender, which marks each row."""
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.messages import Button, Document, Reply
+from storage.db import Database, ts
+
+
+def reply_to_json(reply: Reply) -> str:
+    data: dict[str, object] = {"text": reply.text}
+    if reply.buttons:
+        data["buttons"] = [[[b.label, b.payload] for b in row] for row in reply.buttons]
+    if reply.document is not None:
+        doc = reply.document
+        data["document"] = [doc.filename, base64.b64encode(doc.content).decode(), doc.mime_type]
+    if reply.location is not None:
+        data["location"] = list(reply.location)
+    if reply.ask is not None:
+        data["ask"] = [reply.ask, reply.ask_label]
+    if reply.clear_keyboard:
+        data["clear_keyboard"] = True
+    if reply.photo is not None:
+        data["photo"] = reply.photo
+    if reply.image is not None:
+        data["image"] = base64.b64encode(reply.image).decode()
+    if reply.private_link is not None:
+        data["private_link"] = reply.private_link
+    return json.dumps(data, ensure_ascii=False)
+
+
+def reply_from_json(body: str) -> Reply:
+    data = json.loads(body)
+    doc = data.get("document")
+    loc = data.get("location")
+    ask = data.get("ask") or [None, ""]
+    image = data.get("image")
+    return Reply(
+        data["text"],
+        buttons=tuple(tuple(Button(label, payload) for label, payload in row)
+                      for row in data.get("buttons", ())),
+        document=Document(doc[0], base64.b64decode(doc[1]), doc[2]) if doc else None,
+        location=(loc[0], loc[1]) if loc else None,
+        ask=ask[0], ask_label=ask[1], clear_keyboard=bool(data.get("clear_keyboard")),
+        photo=data.get("photo"), image=base64.b64decode(image) if image else None,
+        private_link=data.get("private_link"),
+    )
+
+
+@dataclass(frozen=True)
+class OutRow:
+    id: int
+    chat_id: str
+    reply: Reply
+    created_at: str
+    attempts: int
+
+
+class OutboxRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def enqueue(self, channel: str, chat_id: str, replies: Sequence[Reply],
+                      now: datetime) -> None:
+        """Queue replies to a chat, in order (inside the caller's unit of work, if any)."""
+        if not replies:
+            return
+        stamp = ts(now)
+        async with self._db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO outbox (channel, chat_id, body, created_at, next_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(channel, chat_id, reply_to_json(r), stamp, stamp) for r in replies])
+
+    async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutRow]:
+        """Pending rows that may go now, oldest first: a row waits while an older row to the
+        same chat is still waiting (replies arrive in the order they were written)."""
+        stamp = ts(now)
+        async with self._db.read() as conn, conn.execute(
+            "SELECT o.id, o.chat_id, o.body, o.created_at, o.attempts FROM outbox o "
+            "WHERE o.channel = ? AND o.status = 'pending' AND o.next_at <= ? AND NOT EXISTS ("
+            " SELECT 1 FROM outbox p WHERE p.channel = o.channel AND p.chat_id = o.chat_id"
+            " AND p.status = 'pending' AND p.id < o.id AND p.next_at > ?) "
+            "ORDER BY o.id LIMIT ?", (channel, stamp, stamp, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [OutRow(r["id"], r["chat_id"], reply_from_json(r["body"]), r["created_at"],
+                       r["attempts"]) for r in rows]
+
+    async def next_due(self, channel: str) -> str | None:
+        """When the earliest pending row may go (None: nothing pending)."""
+        async with self._db.read() as conn, conn.execute(
+            "SELECT MIN(next_at) FROM outbox WHERE channel = ? AND status = 'pending'",
+            (channel,),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def finish(self, row_id: int, status: str, now: datetime,
+                     error: str | None = None) -> None:
+        """Sent, or given up (expired, blocked, refused): the body is emptied."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET status = ?, done_at = ?, error = ?, body = NULL, "
+                "attempts = attempts + 1 WHERE id = ?", (status, ts(now), error, row_id))
+
+    async def retry_at(self, row_id: int, at: datetime, error: str, *,
+                       count: bool = True) -> None:
+        """Try again at `at`; a flood wait (count=False) is not a failed attempt."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET next_at = ?, error = ?, attempts = attempts + ? "
+                "WHERE id = ?", (ts(at), error[:200], 1 if count else 0, row_id))
+
+    async def counts(self, channel: str) -> dict[str, int]:
+        async with self._db.read() as conn, conn.execute(
+            "SELECT status, COUNT(*) AS n FROM outbox WHERE channel = ? GROUP BY status",
+            (channel,),
+        ) as cur:
+            return {r["status"]: r["n"] for r in await cur.fetchall()}
+
+    async def prune(self, before: datetime) -> None:
+        """Forget finished rows older than `before`."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM outbox WHERE status != 'pending' AND done_at < ?", (ts(before),))
