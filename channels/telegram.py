@@ -49,11 +49,11 @@ Hook = Callable[[], Awaitable[None]]
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ("message", "callback_query")
 STOP_GRACE = 5.0  # seconds a clean stop spends sending what is due
-SEND_ATTEMPTS = 4  # timeouts and network errors; flood waits (429) are the rate limiter's
-FLOOD_RETRIES = 3  # AIORateLimiter waits retry_after and tries again this many times
-# A reply to the user's own message has no later retry (the reminder service has one for the
-# messages it starts): the rate limiter waits out more flood waits for it.
-REPLY_FLOOD_RETRIES = 10
+# Reminders (Notifier.notify; the reminder service has its own later retry): tries after
+# timeouts and network errors, and flood waits (429) the rate limiter sits out. Replies go
+# through the outbox, whose sender retries for as long as a reply is worth sending.
+SEND_ATTEMPTS = 4
+FLOOD_RETRIES = 3
 PUBLIC_COMMANDS = ("start", "help", "menu", "volunteer", "my", "lang", "cancel", "forget",
                    "whoami")
 
@@ -78,7 +78,7 @@ def build_application(settings: Settings, *, poll_timeout: float = 10.0) -> Appl
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
         .rate_limiter(AIORateLimiter(overall_max_rate=rate, group_max_rate=min(rate, 20),
-                                     max_retries=FLOOD_RETRIES))
+                                     max_retries=0))  # callers say how many
         .defaults(Defaults(tzinfo=settings.tz))
         .concurrent_updates(settings.telegram_concurrency)
         .get_updates_read_timeout(poll_timeout + 5)
@@ -248,7 +248,7 @@ class TelegramChannel:
     async def deliver(self, chat_id: str, reply: Reply) -> None:
         """Transport: one attempt for one reply from the outbox (its sender retries)."""
         try:
-            await self._send_one(int(chat_id), reply, flood_retries=0, attempts=1)
+            await self._send_one(int(chat_id), reply, flood_retries=None, attempts=1)
         except DeliveryError:
             raise
         except RetryAfter as exc:
@@ -262,8 +262,11 @@ class TelegramChannel:
         for reply in replies:
             await self._send_one(int(external_id), reply)
 
-    async def _send_one(self, chat_id: int, reply: Reply, *, flood_retries: int = FLOOD_RETRIES,
+    async def _send_one(self, chat_id: int, reply: Reply, *,
+                        flood_retries: int | None = FLOOD_RETRIES,
                         attempts: int = SEND_ATTEMPTS) -> None:
+        """`flood_retries`: flood waits the rate limiter sits out (None: none, the outbox's
+        sender waits instead); `attempts`: tries after timeouts and 5xx."""
         bot = self.app.bot
         limit = flood_retries
         retry = functools.partial(self._retry, attempts=attempts)
