@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -24,6 +25,7 @@ from channels.console import CHANNEL, ConsoleNotifier, run_console_chat
 from core.logs import setup_logging
 from core.settings import Settings, SettingsError, load_settings
 from schedules.scheduler import ReminderScheduler
+from storage.db import DatabaseUnavailable
 
 log = logging.getLogger("bot")
 
@@ -84,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     setup_logging(settings.bot_log_level, [settings.telegram_bot_token or ""])
     log.debug("settings: %s", settings.redacted())
+    try:
+        return _run(args, settings)
+    except DatabaseUnavailable as exc:
+        print(f"configuration error: {exc} (BOT_DB)", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "ask":
         return cli.cmd_ask(settings, args)
     if args.cmd == "kb":

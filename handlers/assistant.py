@@ -3,12 +3,14 @@ returns the replies. Channels translate to `Incoming` and send back the `Reply`s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import weakref
 from collections.abc import Sequence
 
 from core import i18n
 from core.callbacks import prefix_of
+from core.clean import strip_invisible
 from core.clock import Clock
 from core.i18n import _
 from core.messages import Incoming, Reply
@@ -82,6 +84,8 @@ class Assistant(App):
             return await self._handle(msg)
 
     async def _handle(self, msg: Incoming) -> list[Reply]:
+        if msg.text is not None:  # NUL, zero-width and bidi controls reach no handler
+            msg = dataclasses.replace(msg, text=strip_invisible(msg.text))
         lang = i18n.language_from_code(msg.user.language_code)
         with i18n.use(lang):
             try:

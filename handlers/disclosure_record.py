@@ -12,6 +12,7 @@ from typing import TypedDict, cast
 from core import i18n
 from core.areas import AreaPath
 from core.callbacks import CallbackData
+from core.clean import clean_line
 from core.i18n import _
 from core.messages import Button, Document, Reply
 from handlers.context import App, Context, actor, stale_button
@@ -193,8 +194,8 @@ async def on_dialog(app: App, ctx: Context) -> list[Reply]:
         await app.dialogs.set(ctx.user.id, FLOW, "summary", data, app.clock.now())
         return [Reply(_("Photo received. One line: what was published? (at most 200 "
                         "characters)"))]
-    if step == "summary" and ctx.msg.text and ctx.msg.text.strip():
-        summary = " ".join(ctx.msg.text.split())
+    if step == "summary" and clean_line(ctx.msg.text):
+        summary = clean_line(ctx.msg.text)
         if len(summary) > MAX_SUMMARY:
             return [Reply(_("That is longer than 200 characters; please shorten it."))]
         data["summary"] = summary

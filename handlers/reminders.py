@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TypedDict, cast
 
 from core.callbacks import CallbackData
+from core.clean import clean_line
 from core.i18n import _
 from core.messages import Button, Reply
 from handlers.context import App, Context, actor, command_args, refuse, stale_button
@@ -58,7 +59,7 @@ async def on_remark(app: App, ctx: Context) -> list[Reply]:
     assert ctx.dialog is not None
     data = cast(RemarkWait, ctx.dialog.data)
     await app.dialogs.clear(ctx.user.id)
-    text = " ".join((ctx.msg.text or "").split())[:MAX_REMARK]
+    text = clean_line(ctx.msg.text)[:MAX_REMARK]
     if not text:
         return [Reply(_("No remark saved."))]
     await rem.save_remark(app.reminders, int(data["rule"]), str(data["due"]), ctx.user.id,
@@ -107,7 +108,7 @@ async def _admin_command(app: App, ctx: Context, need: int, usage: str,
     if ctx.user.role != "admin":
         return refuse()
     try:
-        args = shlex.split((ctx.msg.text or "").strip())[1:]
+        args = [clean_line(a) for a in shlex.split((ctx.msg.text or "").strip())[1:]]
     except ValueError:
         return [Reply(usage)]
     if len(args) < need:

@@ -7,6 +7,7 @@ from typing import TypedDict
 
 from core import i18n
 from core.callbacks import CallbackData
+from core.clean import clean_line
 from core.i18n import _
 from core.messages import Button, Reply
 from handlers.context import App
@@ -16,7 +17,7 @@ from storage.volunteers import SLOTS, slot_names
 PAGE = 8
 MAX_NAME = 40
 _PHONE_JUNK = re.compile(r"[\s\-()（）]")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits: \d would take ١٢٣ too
 _NOT_NAME = re.compile(r"[0-9０-９@#/\\<>{}=_*;\"]|https?:|www\.", re.IGNORECASE)
 
 
@@ -62,8 +63,7 @@ class QuitFlow(CallbackData, prefix="vq"):
 
 def normalise_phone(raw: str) -> str | None:
     """A mainland mobile number as 11 digits, or None. Accepts +86/0086, spaces and dashes."""
-    digits = _PHONE_JUNK.sub("", raw.strip())
-    digits = digits.translate(str.maketrans("０１２３４５６７８９＋", "0123456789+"))
+    digits = _PHONE_JUNK.sub("", clean_line(raw))  # NFKC: full-width digits become ASCII
     for prefix in ("+86", "0086", "86"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix):]
@@ -73,7 +73,7 @@ def normalise_phone(raw: str) -> str | None:
 
 def check_name(raw: str | None) -> tuple[str | None, str]:
     """(name, "") or (None, reason shown to the user)."""
-    name = " ".join((raw or "").split())
+    name = clean_line(raw)
     if not name or not any(ch.isalpha() for ch in name):
         return None, _("Please type your name in letters or characters.")
     if len(name) > MAX_NAME:

@@ -93,6 +93,9 @@ class Entry:
         return self.topic == "out_of_scope"
 
 
+ELSEWHERE = "oos.other_city"  # the answer for a service in another city
+
+
 @dataclass(frozen=True)
 class Decision:
     """What the ranking decided for one question; rendering into text is the handlers' job."""
@@ -192,6 +195,9 @@ class KnowledgeBase:
         questions gets the answers of up to three (`also`); a long story the answer to the
         question inside it."""
         lang = lang or ("zh" if looks_pinyin(question) else guess_language(question))
+        elsewhere = self._elsewhere(question, lang)
+        if elsewhere is not None:
+            return elsewhere
         whole = self._decide_one(question, lang)
         if whole.kind == "fallback" and looks_pinyin(question):
             whole = self._decide_pinyin(question, whole)
@@ -213,6 +219,16 @@ class KnowledgeBase:
         if whole.kind != "answer" and found:
             return found[0]
         return whole
+
+    def _elsewhere(self, question: str, lang: str) -> Decision | None:
+        """A service in another city ("湘潭低保怎么申请") that names no place of Changsha: we
+        have nothing on it, so say where to ask there instead of answering with Changsha's."""
+        entry = self.entries.get(ELSEWHERE)
+        if entry is None or "elsewhere" not in self.concepts.present(question):
+            return None
+        if self.gazetteer.find(question):
+            return None
+        return Decision("out_of_scope", lang, entry, 1.0)
 
     @functools.cached_property
     def pinyin(self) -> PinyinIndex:

@@ -6,6 +6,7 @@ import contextvars
 import itertools
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -22,6 +23,10 @@ def ts(moment: datetime) -> str:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database file cannot be opened or written (BOT_DB is wrong); says which and why."""
 
 
 class DatabaseTooNew(RuntimeError):
@@ -169,9 +174,14 @@ async def open_database(path: Path | str, *, busy_timeout_ms: int = 5000) -> Dat
 async def connect(path: Path | str, *, busy_timeout_ms: int = 5000) -> aiosqlite.Connection:
     """Open the database with WAL, foreign keys and a busy timeout, then migrate it."""
     path = Path(path)
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path)
+    try:
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():
+                raise IsADirectoryError("it is a directory")
+        conn = await aiosqlite.connect(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise DatabaseUnavailable(f"cannot open the database {path}: {_cause(exc)}") from exc
     try:
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode = WAL")
@@ -180,7 +190,18 @@ async def connect(path: Path | str, *, busy_timeout_ms: int = 5000) -> aiosqlite
         await conn.execute("PRAGMA synchronous = NORMAL")
         await conn.execute("PRAGMA secure_delete = ON")  # deleted personal data is zeroed
         await migrate(conn)
+    except sqlite3.Error as exc:
+        await conn.close()
+        raise DatabaseUnavailable(f"cannot use the database {path}: {_cause(exc)}") from exc
     except BaseException:
         await conn.close()
         raise
     return conn
+
+
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "a part of the path is a file, not a directory"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__

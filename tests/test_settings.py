@@ -38,3 +38,17 @@ def test_bad_settings_are_reported(tmp_path):
         load_settings({"BOT_CONFIG": str(cfg)})
     with pytest.raises(SettingsError):
         load_settings({"BOT_CONFIG": str(Path(tmp_path) / "missing.toml")})
+
+
+@pytest.mark.parametrize("make", ["directory", "not_a_database", "under_a_file"])
+def test_a_bad_database_path_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys, make):
+    import bot  # noqa: PLC0415 - the entry point, imported only by the tests that run it
+
+    target = {"directory": tmp_path, "not_a_database": tmp_path / "junk.sqlite3",
+              "under_a_file": tmp_path / "junk.sqlite3" / "bot.sqlite3"}[make]
+    (tmp_path / "junk.sqlite3").write_bytes(b"this is not a database file at all " * 10)
+    monkeypatch.setenv("BOT_DB", str(target))
+    monkeypatch.setenv("BOT_LOG_LEVEL", "WARNING")
+    assert bot.main(["users", "list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(target) in err[0] and "Traceback" not in err[0]

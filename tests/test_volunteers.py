@@ -280,3 +280,31 @@ async def test_english_sign_up(dassistant, lang):
     await a.handle(button("e1", f"vj:{TEAM}", lang="en-US"))
     r = await a.handle(text("e1", "Mary Smith", lang="en-US"))
     assert "mobile" in r[0].text
+
+
+def test_digits_other_than_ascii_are_no_mobile_number():
+    for bad in ("138١٢٣٤٥٦٧٨", "१३८००१३८०००", "๑๓๘๐๐๑๓๘๐๐๐", "138\u00000138000"):
+        assert normalise_phone(bad) is None, bad
+
+
+async def test_invisible_characters_are_removed_before_a_name_is_checked(dassistant):
+    a = dassistant
+    r = await sign_up(a, "u-nul", name="\x00张\u200b三\u202e\x07")
+    assert any("V0" in x.text for x in r)
+    (row,) = await a.volunteers.of_teams(None)
+    assert row.name == "张三"
+    r = await a.handle(text("u-nul2", "/volunteer"))
+    for msg in (button("u-nul2", f"vj:{TEAM}"), text("u-nul2", "\x00\u202e\u200b")):
+        r = await a.handle(msg)
+    assert "姓名" in r[0].text  # asked again, not an apology
+    assert not await a.volunteers.of_user((await a.users.get("console", "u-nul2")).id)
+
+
+async def test_a_withdrawn_reference_number_is_never_given_again(dassistant):
+    a = dassistant
+    r = await sign_up(a, "u-a")
+    assert "V000001" in r[-1].text
+    (mine,) = await a.volunteers.of_user((await a.users.get("console", "u-a")).id)
+    await a.volunteers.withdraw(mine.id, mine.user_id)
+    r = await sign_up(a, "u-b", name="王五")
+    assert "V000002" in r[-1].text and "V000001" not in r[-1].text
