@@ -7,10 +7,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from channels.durable import Runtime
+from core import i18n
 from core.clock import Clock, SystemClock
+from core.i18n import _
+from core.messages import Reply
 from core.outbox import Outbox
 from core.settings import Settings
 from handlers.assistant import Assistant
@@ -31,6 +34,7 @@ from storage.users import UserRepo
 from storage.volunteers import VolunteerRepo
 
 log = logging.getLogger("bot")
+CODE_GUESSING_ALERT = 20  # wrong invite codes in a day that the administrators hear of
 
 
 @asynccontextmanager
@@ -93,8 +97,27 @@ async def tidy(runtime: Runtime) -> None:
     purged = await assistant.volunteers.purge_older_than(now - timedelta(days=days))
     if purged:
         log.info("retention: deleted %d volunteer sign-up(s) older than %d days", purged, days)
+    await _warn_of_code_guessing(assistant, now)
     keep = timedelta(days=assistant.settings.feedback_retention_days)
     await assistant.feedback.purge(now - timedelta(days=1), now - keep)
+
+
+async def _warn_of_code_guessing(assistant: Assistant, now: datetime) -> None:
+    """Tell the administrators, at most once a day, when many wrong invite codes were typed."""
+    await assistant.invites.prune_failures(now - timedelta(days=2))
+    wrong = await assistant.invites.failures(None, now - timedelta(days=1))
+    repo = assistant.reminders.repo
+    last = await repo.state("code_guessing_warned")
+    if wrong < CODE_GUESSING_ALERT or (last and datetime.fromisoformat(last) > now
+                                       - timedelta(days=1)):
+        return
+    log.warning("%d wrong invite codes in the last 24 hours; telling the administrators", wrong)
+    for admin in await assistant.users.admins():
+        with i18n.use(admin.language or i18n.language_from_code(admin.language_code)):
+            text = _("{n} wrong invite codes were typed in the last 24 hours. Someone may be "
+                     "guessing; codes are refused for an hour after 5 wrong ones.").format(n=wrong)
+        await assistant.outbox.queue(admin.channel, admin.external_id, [Reply(text)])
+    await repo.set_state("code_guessing_warned", now.isoformat())
 
 
 async def _daily(runtime: Runtime) -> None:

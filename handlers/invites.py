@@ -1,7 +1,8 @@
 """Cadre onboarding by single-use invite codes, and changing a cadre's area."""
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 from core.areas import level_name
 from core.i18n import _
@@ -9,6 +10,12 @@ from core.messages import Reply
 from handlers.context import App, Context, command_args, refuse
 from handlers.router import Feature
 from services.roles import RoleError, find_target, invite, set_area
+
+log = logging.getLogger(__name__)
+# Wrong codes allowed in an hour before codes are refused unchecked: per user (a cadre who
+# mistypes a few times), and overall (many accounts guessing together).
+CODE_TRIES_PER_USER = 5
+CODE_TRIES_OVERALL = 50
 
 
 async def on_invite(app: App, ctx: Context) -> list[Reply]:
@@ -36,8 +43,18 @@ async def on_cadre(app: App, ctx: Context) -> list[Reply]:
     args = command_args(ctx)
     if not args:
         return [Reply(_("Send /cadre followed by the invite code you were given."))]
-    redeemed = await app.invites.redeem(args[0][:20], ctx.user, app.clock.now())
+    now = app.clock.now()
+    hour_ago = now - timedelta(hours=1)
+    if (await app.invites.failures(ctx.user.id, hour_ago) >= CODE_TRIES_PER_USER
+            or await app.invites.failures(None, hour_ago) >= CODE_TRIES_OVERALL):
+        log.warning("invite code refused unchecked: too many wrong codes (user %s)",
+                    ctx.user.id)
+        return [Reply(_("Too many wrong codes in the last hour. Please try again in an hour, "
+                        "or ask the administrator for help."))]
+    redeemed = await app.invites.redeem(args[0][:20], ctx.user, now)
     if redeemed is None:
+        await app.invites.record_failure(ctx.user.id, now)
+        log.warning("wrong invite code from user %s", ctx.user.id)
         return [Reply(_("That code is not valid: it may be mistyped, used already or expired "
                         "(codes last 7 days). Ask the administrator for a new one."))]
     return [Reply(_("Welcome! You are now a {level} cadre of {area}. You will receive "

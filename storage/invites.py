@@ -64,3 +64,21 @@ class InviteRepo:
             await conn.execute(
                 "UPDATE users SET role = 'cadre' WHERE id = ? AND role = 'resident'", (user.id,))
         return Invite(row["code"], row["level"], row["area_path"], row["expires_at"])
+
+    async def record_failure(self, user_id: int, now: datetime) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute("INSERT INTO code_failures (user_id, at) VALUES (?, ?)",
+                               (user_id, ts(now)))
+
+    async def failures(self, user_id: int | None, since: datetime) -> int:
+        """Wrong codes since `since`, by one user (or by everyone: None)."""
+        where, args = ("user_id = ? AND ", (user_id,)) if user_id is not None else ("", ())
+        async with self._db.read() as conn, conn.execute(
+            f"SELECT COUNT(*) FROM code_failures WHERE {where}at >= ?", (*args, ts(since)),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def prune_failures(self, before: datetime) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM code_failures WHERE at < ?", (ts(before),))

@@ -246,3 +246,30 @@ async def test_invites_make_cadres_once(settings, kb):
         history = await a.users.role_history(user.id)
         assert [h[0] for h in history] == ["grant", "revoke", "grant"]
         assert "invite" in history[0][3]
+
+
+async def test_guessing_invite_codes_is_limited_and_reported(settings, kb):
+    from app import open_runtime, tidy  # noqa: PLC0415 - the housekeeping only this test runs
+
+    clock = FixedClock(sh(2027, 3, 1, 12, 0))
+    async with open_runtime(settings, clock, kb, queue_notices=False) as runtime:
+        a = runtime.assistant
+        notes = await setup(a)
+        r = await a.handle(text("admin", "/invite township 岳麓区/望月湖街道"))
+        code = next(w for w in r[0].text.split() if len(w) == 9 and w[4] == "-")
+        wrong = [(await a.handle(text("guess", f"/cadre AAAA-BBB{i}")))[0].text
+                 for i in range(5)]
+        assert len(set(wrong)) == 1 and "一小时" not in wrong[0]  # told it is not valid
+        r = await a.handle(text("guess", f"/cadre {code}"))  # the right one, refused unchecked
+        assert (await a.users.get("console", "guess")).role == "resident"
+        assert "一小时" in r[0].text or "hour" in r[0].text
+        for n in range(20):  # many accounts guessing
+            await a.handle(text(f"g{n}", "/cadre ZZZZ-ZZZZ"))
+        await tidy(runtime)
+        warned = [b for _t, b, _p in got(notes, "admin") if "邀请码" in b or "invite" in b]
+        assert len(warned) == 1
+        await tidy(runtime)  # once a day, not at every start
+        assert len([b for _t, b, _p in got(notes, "admin") if "邀请码" in b]) == 1
+        clock.set(sh(2027, 3, 1, 13, 1))
+        r = await a.handle(text("guess", f"/cadre {code}"))  # an hour later it works
+        assert (await a.users.get("console", "guess")).role == "cadre"
