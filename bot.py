@@ -48,6 +48,8 @@ async def run_telegram(settings: Settings) -> None:
     async with open_runtime(settings) as runtime:
         assistant = runtime.assistant
         assistant.kb.ranker  # noqa: B018 - build the index now, not at the first question
+        assistant.kb.pinyin  # noqa: B018 - and the pinyin one (about 1 s; it would stall the
+        # handling of everyone's messages at the first pinyin question)
         channel = TelegramChannel(runtime, settings, build_application(settings))
         scheduler = ReminderScheduler(assistant.reminders)
         await channel.run(_stop_event(), on_started=scheduler.start,

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.clock import Clock, SystemClock
-from core.messages import DeliveryError, Incoming, Transport
-from handlers.assistant import Assistant
+from core.messages import DeliveryError, Incoming, Reply, Transport
+from handlers.assistant import Assistant, apology
 from storage.db import Database
 from storage.inbox import InboxRepo, InboxRow
 from storage.outbox import OutboxRepo, OutRow
@@ -28,7 +28,7 @@ from storage.outbox import OutboxRepo, OutRow
 log = logging.getLogger(__name__)
 BATCH = 64  # updates handled in one transaction
 SEND_BATCH = 200
-CHATS_IN_FLIGHT = 8  # chats served at once (each chat's replies go one after another)
+CHATS_IN_FLIGHT = 32  # chats served at once (each chat's replies go one after another)
 MAX_BACKOFF = 60.0  # seconds between attempts after timeouts and 5xx, at most
 Reader = Callable[[InboxRow], Incoming | None]  # None: nothing to answer (group chatter)
 
@@ -41,6 +41,17 @@ class Runtime:
     db: Database
     inbox: InboxRepo
     outbox: OutboxRepo
+
+
+class Poisoned(RuntimeError):
+    """A statement failed inside the unit: roll it all back."""
+
+
+def _read_quietly(read: Reader, row: InboxRow) -> Incoming | None:
+    try:
+        return read(row)
+    except Unreadable:
+        return None
 
 
 class Unreadable(ValueError):
@@ -82,8 +93,7 @@ class Pipeline:
         while rows := await self._inbox.pending(self.channel, BATCH):
             try:
                 async with self._db.unit():
-                    for row in rows:
-                        await self._handle(row)
+                    await self._handle(rows)
             except Exception:
                 # One update broke the batch's transaction: handle them one at a time, so the
                 # others are answered and the broken one is set aside.
@@ -96,30 +106,42 @@ class Pipeline:
             self._on_written()
         return total
 
-    async def _handle(self, row: InboxRow) -> None:
+    async def _handle(self, rows: list[InboxRow]) -> None:
+        """Handle rows inside the caller's unit of work; their replies and their marks are
+        written together at the end (two statements for the whole batch)."""
         now = self._clock.now()
-        try:
-            msg = self._read(row)
-        except Unreadable as exc:
-            log.warning("%s update %s cannot be read and is skipped: %s",
-                        self.channel, row.key, exc)
-            await self._inbox.done(row.id, "unreadable", now)
-            return
-        if msg is None:
-            await self._inbox.done(row.id, "ignored", now)
-            return
-        replies = await self._assistant.handle(msg)
-        await self._outbox.enqueue(self.channel, msg.chat_id, replies, now)
-        await self._inbox.done(row.id, "handled", now)
+        replies: list[tuple[str, Reply]] = []
+        outcomes: list[tuple[int, str]] = []
+        for row in rows:
+            try:
+                msg = self._read(row)
+            except Unreadable as exc:
+                log.warning("%s update %s cannot be read and is skipped: %s",
+                            self.channel, row.key, exc)
+                outcomes.append((row.id, "unreadable"))
+                continue
+            if msg is None:
+                outcomes.append((row.id, "ignored"))
+                continue
+            replies += [(msg.chat_id, r) for r in await self._assistant.handle(msg)]
+            outcomes.append((row.id, "handled"))
+        if self._db.poisoned:  # a handler's statement failed: none of this may stay
+            raise Poisoned("a statement failed while handling")
+        await self._outbox.enqueue_many(self.channel, replies, now)
+        await self._inbox.done_many(outcomes, now)
 
     async def _handle_alone(self, row: InboxRow) -> None:
         try:
             async with self._db.unit():
-                await self._handle(row)
+                await self._handle([row])
         except Exception:
             log.exception("%s update %s failed twice; set aside", self.channel, row.key)
             async with self._db.unit():
-                await self._inbox.done(row.id, "failed", self._clock.now())
+                now = self._clock.now()
+                msg = _read_quietly(self._read, row)
+                if msg is not None:
+                    await self._outbox.enqueue(self.channel, msg.chat_id, [apology()], now)
+                await self._inbox.done_many([(row.id, "failed")], now)
 
 
 class Sender:
@@ -212,8 +234,8 @@ class Sender:
             log.exception("delivering a %s reply failed", self.channel)
             return await self._failed(row, DeliveryError(type(exc).__name__))
         self.sent += 1
-        await self._outbox.finish(row.id, "sent", self._clock.now())
-        return True
+        await self._outbox.finish(row.id, "sent", self._clock.now())  # at once: a crash
+        return True  # now may repeat only the reply in flight
 
     async def _failed(self, row: OutRow, exc: DeliveryError) -> bool:
         now = self._clock.now()

@@ -52,6 +52,12 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
+def apology() -> Reply:
+    """What a user reads when handling their message failed on our side."""
+    return Reply(_("Sorry, something went wrong on our side. Please try again in a moment, or "
+                   "call the 12345 hotline."))
+
+
 class Assistant(App):
     """The application plus its router: `handle(Incoming) -> list[Reply]`."""
 
@@ -104,8 +110,7 @@ class Assistant(App):
                     return await self._route(Context(msg, user, lang, dialog))
             except Exception:
                 log.exception("handler failed for update %s", msg.update_id)
-                return [Reply(_("Sorry, something went wrong on our side. Please try again "
-                                "in a moment, or call the 12345 hotline."))]
+                return [apology()]
 
     async def _route(self, ctx: Context) -> list[Reply]:
         msg, router = ctx.msg, self.router

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import itertools
 import logging
 import re
 import sqlite3
@@ -74,8 +73,10 @@ class Database:
 
     `unit()` makes everything a task does inside it one transaction: handling a message, the
     state it changes and the replies it writes commit together or not at all. Inside a unit a
-    repository's `transaction()` is a savepoint (an error rolls back just that part) and its
-    `read()` takes no lock (the unit holds it).
+    repository's `transaction()` and `read()` just use the unit's connection (no lock, no
+    commit). An error inside such a `transaction()` block marks the unit `poisoned`: whoever
+    caught the error, the unit's owner must roll it back (the pipeline then handles the
+    messages one at a time, and sets aside the one that fails again).
     """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
@@ -83,8 +84,8 @@ class Database:
         self._lock = asyncio.Lock()
         self._unit_task: contextvars.ContextVar[asyncio.Task[Any] | None] = (
             contextvars.ContextVar(f"unit{id(self)}", default=None))
-        self._savepoints = itertools.count(1)
         self._scrub_after_unit = False
+        self.poisoned = False
 
     def _in_unit(self) -> bool:
         task = self._unit_task.get()
@@ -98,6 +99,7 @@ class Database:
             raise RuntimeError("a unit of work inside a unit of work")
         async with self._lock:
             token = self._unit_task.set(asyncio.current_task())
+            self.poisoned = False
             try:
                 await self.conn.execute("BEGIN")
                 yield self.conn
@@ -116,17 +118,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """Exclusive use of the connection; commits at the end, rolls back on error. Inside a
-        unit of work: a savepoint of the unit's transaction."""
+        unit of work: part of the unit's transaction (an error poisons the unit)."""
         if self._in_unit():
-            name = f"sp{next(self._savepoints)}"
-            await self.conn.execute(f"SAVEPOINT {name}")
             try:
                 yield self.conn
             except BaseException:
-                await self.conn.execute(f"ROLLBACK TO {name}")
-                await self.conn.execute(f"RELEASE {name}")
+                self.poisoned = True
                 raise
-            await self.conn.execute(f"RELEASE {name}")
             return
         async with self._lock:
             try:

@@ -40,12 +40,13 @@ class InboxRepo:
         ) as cur:
             return [InboxRow(r["id"], r["key"], r["body"] or "") for r in await cur.fetchall()]
 
-    async def done(self, row_id: int, outcome: str, now: datetime) -> None:
-        """Handled (inside the unit of work that handled it); the body is emptied."""
+    async def done_many(self, outcomes: Sequence[tuple[int, str]], now: datetime) -> None:
+        """(row id, outcome) handled, inside the unit of work that handled them; the bodies
+        are emptied."""
         async with self._db.transaction() as conn:
-            await conn.execute(
+            await conn.executemany(
                 "UPDATE inbox SET handled_at = ?, outcome = ?, body = NULL WHERE id = ?",
-                (ts(now), outcome, row_id))
+                [(ts(now), outcome, row_id) for row_id, outcome in outcomes])
 
     async def last_key(self, channel: str) -> str | None:
         """The newest key received (Telegram: fetch from the update after it)."""

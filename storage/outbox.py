@@ -68,6 +68,11 @@ class OutboxRepo:
     async def enqueue(self, channel: str, chat_id: str, replies: Sequence[Reply],
                       now: datetime) -> None:
         """Queue replies to a chat, in order (inside the caller's unit of work, if any)."""
+        await self.enqueue_many(channel, [(chat_id, r) for r in replies], now)
+
+    async def enqueue_many(self, channel: str, replies: Sequence[tuple[str, Reply]],
+                           now: datetime) -> None:
+        """Queue (chat id, reply) pairs, in order."""
         if not replies:
             return
         stamp = ts(now)
@@ -75,7 +80,7 @@ class OutboxRepo:
             await conn.executemany(
                 "INSERT INTO outbox (channel, chat_id, body, created_at, next_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(channel, chat_id, reply_to_json(r), stamp, stamp) for r in replies])
+                [(channel, chat_id, reply_to_json(r), stamp, stamp) for chat_id, r in replies])
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutRow]:
         """Pending rows that may go now, oldest first: a row waits while an older row to the
