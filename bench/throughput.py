@@ -27,7 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from telegram import Update  # noqa: E402
-from telegram.ext import ContextTypes, MessageHandler, filters  # noqa: E402
+from telegram.ext import (  # noqa: E402
+    ApplicationBuilder,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from app import open_runtime  # noqa: E402
 from channels.telegram import TelegramChannel, build_application  # noqa: E402
@@ -69,10 +74,17 @@ async def bench_ours(settings: Settings, texts: list[str], users: int) -> float:
     return len(texts) / seconds
 
 
-async def bench_echo(settings: Settings, texts: list[str], users: int) -> float:
+async def bench_echo(settings: Settings, texts: list[str], users: int, *,
+                     plain: bool = False) -> float:
+    """An echo bot with this bot's PTB settings, or (`plain`) the plainest one: PTB's defaults,
+    no rate limiter."""
     async with FakeBotAPI() as api:
         s = replace(settings, telegram_base_url=api.base_url)
-        app = build_application(s, poll_timeout=1)
+        if plain:
+            app = (ApplicationBuilder().token(TOKEN).base_url(api.base_url)
+                   .build())
+        else:
+            app = build_application(s, poll_timeout=1)
 
         async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             assert update.effective_message is not None
@@ -134,6 +146,7 @@ async def main() -> None:
         ours2 = await bench_ours(replace(settings, bot_db=Path(tmp) / "b2.sqlite3"), texts,
                                  args.users)
         echo2 = await bench_echo(settings, texts, args.users)
+        plain = await bench_echo(settings, texts, args.users, plain=True)
         rss, code, stop_s = await bench_process(Path(tmp) / "proc.sqlite3")
     ask_s = bench_ask()
     o, e = (ours + ours2) / 2, (echo + echo2) / 2
@@ -141,6 +154,8 @@ async def main() -> None:
           "127.0.0.1 (two rounds each, alternating):")
     print(f"  this bot: {ours:.0f} / {ours2:.0f} answers/s   echo bot: {echo:.0f} / {echo2:.0f} "
           f"replies/s   ratio {o / e:.2f} (goal >= 0.70)")
+    print(f"  plainest echo bot (PTB defaults, no rate limiter): {plain:.0f} replies/s   "
+          f"ratio {o / plain:.2f}")
     print(f"resident memory of `python bot.py` after start: {rss:.0f} MB (goal < 150 MB)")
     print(f"SIGTERM: exit code {code}, stopped in {stop_s:.2f} s")
     print(f"`python bot.py ask` one question: {ask_s:.2f} s wall, median of 5 (goal < 2 s)")

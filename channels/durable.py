@@ -26,7 +26,7 @@ from storage.inbox import InboxRepo, InboxRow
 from storage.outbox import OutboxRepo, OutRow
 
 log = logging.getLogger(__name__)
-BATCH = 64  # updates handled in one transaction
+BATCH = 8  # updates handled in one transaction
 SEND_BATCH = 200
 CHATS_IN_FLIGHT = 32  # chats served at once (each chat's replies go one after another)
 MAX_BACKOFF = 60.0  # seconds between attempts after timeouts and 5xx, at most

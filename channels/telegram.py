@@ -80,7 +80,6 @@ def build_application(settings: Settings, *, poll_timeout: float = 10.0) -> Appl
         .rate_limiter(AIORateLimiter(overall_max_rate=rate, group_max_rate=min(rate, 20),
                                      max_retries=0))  # callers say how many
         .defaults(Defaults(tzinfo=settings.tz))
-        .concurrent_updates(settings.telegram_concurrency)
         .get_updates_read_timeout(poll_timeout + 5)
         .build()
     )
@@ -169,7 +168,7 @@ class TelegramChannel:
         self.inbox = runtime.inbox
         self.pacer = Pacer(settings.telegram_max_rate)  # for the messages the bot starts
         self.sender = Sender(CHANNEL, outbox=runtime.outbox, transport=self,
-                             max_age=timedelta(hours=settings.reply_max_age_hours))
+                             max_age=timedelta(hours=settings.bot_reply_max_age_hours))
         self.pipeline = Pipeline(CHANNEL, db=runtime.db, inbox=runtime.inbox,
                                  outbox=runtime.outbox, assistant=runtime.assistant,
                                  read=self.read, on_written=self.sender.wake)

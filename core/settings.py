@@ -28,8 +28,7 @@ class Settings:
     bot_knowledge_dir: Path = PROJECT_ROOT / "knowledge"
     bot_log_level: str = "INFO"
     telegram_max_rate: float = 30.0
-    telegram_concurrency: int = 32
-    reply_max_age_hours: int = 24  # a reply not delivered by then is dropped, not sent late
+    bot_reply_max_age_hours: int = 24  # a reply not delivered by then is dropped, not sent late
     volunteer_retention_days: int = 730
     feedback_retention_days: int = 180  # questions kept for the knowledge base's review
     reminder_quiet_hours: str = "22:00-08:00"
@@ -67,8 +66,7 @@ def _parse(name: str, raw: object) -> object:
         return Path(str(raw)).expanduser()
     if name == "telegram_max_rate":
         return float(raw)  # type: ignore[arg-type]
-    if name in ("telegram_concurrency", "volunteer_retention_days", "reminder_grace_hours",
-                "reply_max_age_hours",
+    if name in ("volunteer_retention_days", "reminder_grace_hours", "bot_reply_max_age_hours",
                 "reminder_escalate_days", "feedback_retention_days"):
         value = int(raw)  # type: ignore[call-overload]
         if value < 1:

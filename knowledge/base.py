@@ -198,6 +198,8 @@ class KnowledgeBase:
         elsewhere = self._elsewhere(question, lang)
         if elsewhere is not None:
             return elsewhere
+        if "translate_request" in self.concepts.present(question):
+            return Decision("fallback", lang)  # a translation is not a question for us
         whole = self._decide_one(question, lang)
         if whole.kind == "fallback" and looks_pinyin(question):
             whole = self._decide_pinyin(question, whole)

@@ -203,6 +203,9 @@ class FakeBotAPI:
         self.unknown_methods: list[dict[str, Any]] = []
 
         # fault injection
+        # chaos(method) -> None, ("before", status): refuse the call, or ("after", status):
+        # do it (a message is sent) and then answer with status, as when the answer is lost
+        self.chaos: Callable[[str], tuple[str, int] | None] | None = None
         self.blocked_chats: set[int | str] = set()
         self._faults: dict[str, deque[list[Any]]] = {}
 
@@ -597,6 +600,11 @@ class FakeBotAPI:
             "token": request.match_info["token"],
             "time": time.time(),
         }
+        verdict = self.chaos(method) if self.chaos is not None else None
+        if verdict is not None and verdict[0] == "before":
+            self.stats[f"chaos_{verdict[1]}"] += 1
+            return web.json_response(_ApiError(verdict[1], _DEFAULT_DESCRIPTIONS.get(
+                verdict[1], "injected")).payload(), status=verdict[1])
         try:
             self._take_fault(method)
             handler = self._handlers.get(method.lower())
@@ -618,6 +626,10 @@ class FakeBotAPI:
         if method.lower() != "getupdates":
             self.sent.append(record)
             self._notify_sent()
+        if verdict is not None:  # "after": done, and the answer is an error
+            self.stats[f"chaos_after_{verdict[1]}"] += 1
+            return web.json_response(_ApiError(verdict[1], _DEFAULT_DESCRIPTIONS.get(
+                verdict[1], "injected")).payload(), status=verdict[1])
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod

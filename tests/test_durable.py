@@ -178,3 +178,29 @@ async def test_sigkill_in_a_burst_loses_no_question(api, tmp_path):
     counts = answered(api, users)
     assert len(counts) == 60 and max(counts.values()) <= 2
     logging.getLogger(__name__).info("answered twice: %d", sum(c > 1 for c in counts.values()))
+
+
+async def test_a_failing_statement_rolls_back_only_its_own_message(api, settings, clock, kb):
+    """A handler's statement fails (a fault injected into the database): that message's
+    changes are rolled back and it gets the apology; the others of its batch are answered."""
+    async with running_bot(api, settings, clock, kb) as channel:
+        feedback = channel.assistant.feedback
+        original = feedback.add
+
+        async def add(kind, question, *args, **kwargs):  # the fault: a broken statement
+            if "坏" in question:
+                async with feedback._db.transaction() as conn:
+                    await conn.execute("INSERT INTO no_such_table VALUES (1)")
+            return await original(kind, question, *args, **kwargs)
+
+        feedback.add = add
+        for u in range(700, 706):
+            api.push_text(u, QUESTION + ("坏" if u == 703 else ""))
+        for u in range(700, 706):
+            (r,) = await api.wait_replies(u, timeout=15)
+            assert ("身份证" in body(r)) == (u != 703), body(r)
+        assert "12345" in body(api.sent_to(703)[0])
+        counts = await channel.inbox.counts("telegram")
+        user = await channel.assistant.users.get("telegram", "703")
+    assert counts.get("failed") == 1 and counts.get("handled", 0) >= 5
+    assert user is None  # its first contact was rolled back with it

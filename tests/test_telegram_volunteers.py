@@ -211,3 +211,22 @@ async def test_deleted_data_leaves_no_trace_in_the_database_files(api, settings,
             await say(api, RESIDENT + 1, f"离婚冷静期多久{i}")
     files = database_files(settings)
     assert name.encode() not in files and phone.encode() not in files
+
+
+async def test_invisible_characters_and_foreign_digits_over_telegram(api, settings, clock, dkb):
+    async with running_bot(api, settings, clock, dkb):
+        await say(api, RESIDENT, f"/start join_{TEAM}")
+        (r,) = await say(api, RESIDENT, "\x00王\u202e小\u200b明\x07")
+        assert "\x00" not in body(r) and "\u202e" not in body(r)
+        (r,) = await say(api, RESIDENT, "138١٢٣٤٥٦٧٨")  # Arabic-Indic digits: asked again
+        assert "11" in body(r)
+        await say(api, RESIDENT, "13800138000", n=2)
+        await press(api, RESIDENT, "va:weekend")
+        await press(api, RESIDENT, "va:done")
+        (r,) = await press(api, RESIDENT, "vc:yes")
+        assert "王小明" in body(r)
+        (r,) = await press(api, RESIDENT, f"vk:{TEAM}")
+        assert "V0" in body(r)
+    async with open_assistant(settings, clock, dkb) as a:
+        (row,) = await a.volunteers.of_teams(None)
+    assert (row.name, row.phone) == ("王小明", "13800138000")
