@@ -22,6 +22,7 @@ import sys
 import cli
 from app import open_assistant, open_runtime
 from channels.console import CHANNEL, ConsoleNotifier, run_console_chat
+from core import i18n
 from core.logs import setup_logging
 from core.settings import Settings, SettingsError, load_settings
 from schedules.scheduler import ReminderScheduler
@@ -48,8 +49,6 @@ async def run_telegram(settings: Settings) -> None:
     async with open_runtime(settings) as runtime:
         assistant = runtime.assistant
         assistant.kb.ranker  # noqa: B018 - build the index now, not at the first question
-        assistant.kb.pinyin  # noqa: B018 - and the pinyin one (about 1 s; it would stall the
-        # handling of everyone's messages at the first pinyin question)
         channel = TelegramChannel(runtime, settings, build_application(settings))
         scheduler = ReminderScheduler(assistant.reminders)
         await channel.run(_stop_event(), on_started=scheduler.start,
@@ -86,7 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.bot_log_level, [settings.telegram_bot_token or ""])
+    console = args.cmd == "chat" or (args.cmd in (None, "run") and not settings.telegram_bot_token)
+    log_file = settings.bot_db.parent / "console.log" if console else None
+    try:
+        setup_logging(settings.bot_log_level, [settings.telegram_bot_token or ""], log_file)
+    except OSError as exc:
+        print(f"configuration error: cannot write the log {log_file}: {exc}", file=sys.stderr)
+        return 2
+    if log_file is not None:
+        print(f"(the log goes to {log_file})", file=sys.stderr)
     log.debug("settings: %s", settings.redacted())
     try:
         return _run(args, settings)
@@ -98,6 +105,19 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "ask":
         return cli.cmd_ask(settings, args)
+    if args.cmd in ADMIN_COMMANDS:
+        with i18n.use("en"):  # the command line speaks English (exports take --lang)
+            return _admin(args, settings)
+    if args.cmd == "chat" or (args.cmd in (None, "run") and not settings.telegram_bot_token):
+        return asyncio.run(run_console(settings, getattr(args, "lang", None)))
+    asyncio.run(run_telegram(settings))
+    return 0
+
+
+ADMIN_COMMANDS = ("kb", "users", "directory", "volunteers", "reminders", "disclosure")
+
+
+def _admin(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "kb":
         return cli.cmd_kb(settings, args)
     if args.cmd == "users":
@@ -108,12 +128,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(cli.cmd_volunteers(settings, args))
     if args.cmd == "reminders":
         return asyncio.run(cli.cmd_reminders(settings, args))
-    if args.cmd == "disclosure":
-        return cli.cmd_disclosure(settings, args)
-    if args.cmd == "chat" or (args.cmd in (None, "run") and not settings.telegram_bot_token):
-        return asyncio.run(run_console(settings, getattr(args, "lang", None)))
-    asyncio.run(run_telegram(settings))
-    return 0
+    return cli.cmd_disclosure(settings, args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import re
 import sys
 from typing import TextIO
 
+from core import i18n
+from core.i18n import _
 from core.messages import Contact, Incoming, Reply, User
 from handlers.assistant import Assistant
 
@@ -55,6 +57,18 @@ def to_incoming(line: str, payloads: list[str], user: User) -> Incoming:
     return Incoming(user, CHANNEL, text=line.rstrip("\n"))
 
 
+def out_of_range(line: str, payloads: list[str]) -> str | None:
+    """A choice number that is not on the list ("9" after three choices): say which are,
+    rather than reading it as a question."""
+    stripped = line.strip()
+    if not payloads or not stripped.isdigit() or len(stripped) > 2:
+        return None
+    if 1 <= int(stripped) <= len(payloads):
+        return None
+    return _("Please type a number from 1 to {n} to choose, or type your question.").format(
+        n=len(payloads))
+
+
 class ConsoleNotifier:
     """Messages the bot starts itself, printed to the terminal."""
 
@@ -87,6 +101,11 @@ async def run_console_chat(assistant: Assistant, *, stdin: TextIO | None = None,
         if not line:
             break
         if not line.strip():
+            continue
+        with i18n.use(i18n.language_from_code(language_code)):
+            wrong = out_of_range(line, payloads)
+        if wrong:
+            print(wrong, file=stdout, flush=True)
             continue
         replies = await assistant.handle(to_incoming(line, payloads, user))
         text, new_payloads = format_replies(replies)

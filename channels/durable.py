@@ -160,6 +160,10 @@ class Sender:
         self._paused_until: datetime | None = None
         self._chats = asyncio.Semaphore(CHATS_IN_FLIGHT)
         self.sent = self.expired = self.retried = self.refused = 0
+        # Sent rows are marked by one task, a batch per transaction (group commit): under
+        # load many marks share a commit, when quiet each is written at once.
+        self._marks: list[int] = []
+        self._marking: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -188,6 +192,7 @@ class Sender:
         done = 0
         while True:
             await self._flood_wait()
+            await self._marked()  # a sent row must not be read as due again
             rows = await self._outbox.due(self.channel, self._clock.now(), SEND_BATCH)
             if not rows:
                 return done
@@ -234,8 +239,19 @@ class Sender:
             log.exception("delivering a %s reply failed", self.channel)
             return await self._failed(row, DeliveryError(type(exc).__name__))
         self.sent += 1
-        await self._outbox.finish(row.id, "sent", self._clock.now())  # at once: a crash
-        return True  # now may repeat only the reply in flight
+        self._marks.append(row.id)
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.ensure_future(self._write_marks())
+        return True
+
+    async def _write_marks(self) -> None:
+        while self._marks:
+            ids, self._marks = self._marks, []
+            await self._outbox.finish_many(ids, "sent", self._clock.now())
+
+    async def _marked(self) -> None:
+        if self._marking is not None:
+            await self._marking
 
     async def _failed(self, row: OutRow, exc: DeliveryError) -> bool:
         now = self._clock.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 # Mainland mobile numbers (personal data) are masked in every log line: 138****8000.
@@ -29,13 +30,22 @@ def redact(text: str, secrets: list[str]) -> str:
     return text
 
 
-def setup_logging(level: str, secrets: list[str]) -> None:
-    """Log to stderr; quiet httpx, whose request lines contain the token in the URL."""
+def setup_logging(level: str, secrets: list[str], log_file: Path | None = None) -> None:
+    """Log to stderr; quiet httpx, whose request lines contain the token in the URL. With
+    `log_file` (the console chat) the log goes to that file and only warnings and errors to
+    the terminal, so that nothing is printed over the conversation."""
+    fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(
-        "%(asctime)s %(levelname)s %(name)s: %(message)s", secrets))
+    handler.setFormatter(fmt)
+    handlers: list[logging.Handler] = [handler]
+    if log_file is not None:
+        handler.setLevel(logging.WARNING)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file.setFormatter(fmt)
+        handlers.append(to_file)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -135,7 +135,8 @@ def render(kb: KnowledgeBase, decision: Decision, row: int = 0) -> list[Reply]:
     question's feedback `row`, answers carry 👍/👎 and "none of these" is recorded."""
     entry = decision.entry
     if decision.kind == "empty":
-        return [Reply(_("Please type your question in words, for example: 结婚登记要带什么？"))]
+        return [Reply(_("Please type your question in words, for example: What do I need to "
+                        "register a marriage?"))]
     if decision.kind == "fallback" or entry is None:
         return [fallback_reply(kb)]
     if decision.kind == "out_of_scope":

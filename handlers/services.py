@@ -85,7 +85,7 @@ def listing(kb: KnowledgeBase, place: Place, stype: ServiceType | None) -> Reply
     teams = kb.directory.teams_in(place)
     what = stype.name(lang) if stype else _("community services")
     if not points:
-        text = _("No {what} are recorded for {place} in my directory yet.").format(
+        text = _("My directory has nothing recorded yet for {place} ({what}).").format(
             what=what, place=place.name(lang))
     else:
         text = _("{what} in {place}:").format(what=what, place=place.name(lang))

@@ -3,6 +3,7 @@
 concepts that make the question another one."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -65,7 +66,12 @@ class Concepts:
         return self._typo.sub(lambda m: self.typos[m.group(0)], text)
 
     def present(self, question: str) -> frozenset[str]:
-        """The concepts a question carries."""
+        """The concepts a question carries (remembered for the last few hundred questions:
+        deciding one asks for them several times, for the whole and for its parts)."""
+        return self._present(question)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - one Concepts per knowledge base, kept for
+    def _present(self, question: str) -> frozenset[str]:  # the process's life
         text = self.fix_typos(unicodedata.normalize("NFKC", question).lower())
         return frozenset(name for name, p in self.patterns.items() if p.search(text))
 

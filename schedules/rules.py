@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from core import hours
+from core.i18n import _
 from storage.reminder_types import (
     Custom,
     DisclosureCheck,
@@ -56,7 +57,8 @@ def parse_leads(text: str) -> list[str]:
     """`month_start,7d` -> ["month_start", "7d"]; each lead is month_start or Nd (N days)."""
     leads = [p.strip() for p in re.split(r"[,，\s]+", text) if p.strip()]
     if not leads or any(not _LEAD.match(x) for x in leads):
-        raise RuleError("leads are month_start or a number of days like 7d, separated by commas")
+        raise RuleError(_("leads are month_start or a number of days like 7d, separated by "
+                          "commas"))
     return leads
 
 
@@ -64,7 +66,8 @@ def check_cron(expr: str, tz: ZoneInfo) -> CronTrigger:
     try:
         return CronTrigger.from_crontab(expr, timezone=tz)
     except ValueError as exc:
-        raise RuleError(f"not a cron expression (minute hour day month weekday): {exc}") from exc
+        raise RuleError(_("not a cron expression (minute hour day month weekday): {error}"
+                          ).format(error=exc)) from exc
 
 
 def validate(schedule: Schedule, tz: ZoneInfo) -> None:
@@ -76,20 +79,20 @@ def validate(schedule: Schedule, tz: ZoneInfo) -> None:
         try:
             date.fromisoformat(schedule.date)
         except ValueError as exc:
-            raise RuleError("a special inspection needs a date like 2027-03-15") from exc
+            raise RuleError(_("a special inspection needs a date like 2027-03-15")) from exc
     if isinstance(schedule, Custom):
         if schedule.cron is not None:
             trigger = check_cron(schedule.cron, tz)
             first = trigger.get_next_fire_time(None, datetime.now(tz))
             second = first and trigger.get_next_fire_time(first, first + timedelta(seconds=1))
             if first is None or (second is not None and second - first < timedelta(hours=1)):
-                raise RuleError("a recurring reminder may fire at most once an hour")
+                raise RuleError(_("a recurring reminder may fire at most once an hour"))
         else:
             try:
                 datetime.fromisoformat(schedule.once or "")
             except ValueError as exc:
-                raise RuleError("a one-off reminder needs a date, e.g. 2027-01-05 or "
-                                "2027-01-05T14:30") from exc
+                raise RuleError(_("a one-off reminder needs a date, e.g. 2027-01-05 or "
+                                  "2027-01-05T14:30")) from exc
 
 
 def _at(day: date, hhmm: time, tz: ZoneInfo) -> datetime:

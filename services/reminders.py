@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from core.areas import level_name
 from core.i18n import _
@@ -31,6 +31,10 @@ async def add_special(service: ReminderService, gazetteer: Gazetteer, day: str, 
     """A city special inspection: cadres below the city in scope are reminded before it."""
     schedule = Special(date=day, leads=tuple(parse_leads(leads)), at="09:00")
     validate(schedule, service.tz)
+    today = service.clock.now().astimezone(service.tz).date()
+    if date.fromisoformat(day) < today:
+        raise RuleError(_("{date} is in the past (today is {today}); a special inspection "
+                          "needs a date from today on.").format(date=day, today=today))
     rule = await service.repo.add_rule(RuleKind.SPECIAL, title.strip()[:200],
                                        ("district", "township", "village"),
                                        parse_scope(gazetteer, scope), schedule,
@@ -53,6 +57,11 @@ async def add_custom(service: ReminderService, gazetteer: Gazetteer, level: str,
         once = when if "T" in when or " " in when else f"{when}T09:00"
         schedule = Custom(once=once.replace(" ", "T"))
     validate(schedule, service.tz)
+    now = service.clock.now()
+    if schedule.once is not None and datetime.fromisoformat(schedule.once).replace(
+            tzinfo=service.tz) < now:
+        raise RuleError(_("{when} is in the past; a one-off reminder needs a time from now "
+                          "on.").format(when=when))
     rule = await service.repo.add_rule(RuleKind.CUSTOM, title.strip()[:200], (lvl,),
                                        parse_scope(gazetteer, scope), schedule,
                                        service.clock.now(), by=by)

@@ -114,6 +114,15 @@ class OutboxRepo:
                 "UPDATE outbox SET status = ?, done_at = ?, error = ?, body = NULL, "
                 "attempts = attempts + 1 WHERE id = ?", (status, ts(now), error, row_id))
 
+    async def finish_many(self, row_ids: Sequence[int], status: str, now: datetime) -> None:
+        """Several rows finished alike, in one transaction."""
+        if not row_ids:
+            return
+        async with self._db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE outbox SET status = ?, done_at = ?, error = NULL, body = NULL, "
+                "attempts = attempts + 1 WHERE id = ?", [(status, ts(now), i) for i in row_ids])
+
     async def retry_at(self, row_id: int, at: datetime, error: str, *,
                        count: bool = True) -> None:
         """Try again at `at`; a flood wait (count=False) is not a failed attempt."""

@@ -282,3 +282,17 @@ def test_kb_review_lists_what_was_not_answered_well(run: Run, tmp_path: Path) ->
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert rows[0] == ["count", "what", "entry", "last", "question"] and len(rows) == 3
     assert run(["kb", "review", "--since", "soon"]).returncode == 2
+
+
+def test_command_line_errors_are_english(run: Run) -> None:
+    r = run(["users", "promote", "12345", "district", "岳麓区"])
+    assert r.returncode != 0
+    assert "No user 12345" in r.stderr + r.stdout and "还没有" not in r.stderr + r.stdout
+
+
+def test_console_logs_to_a_file_and_says_which_numbers_are_valid(tmp_path: Path) -> None:
+    r = run_process(["chat"], stdin="结婚要带什么\n9\n", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "INFO" not in r.stdout + r.stderr  # the log went to the file
+    assert (tmp_path / "console.log").read_text(encoding="utf-8").count("INFO") >= 1
+    assert "请输入 1 到" in r.stdout and "9元" not in r.stdout and "9 元" not in r.stdout

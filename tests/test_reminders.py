@@ -273,3 +273,18 @@ async def test_guessing_invite_codes_is_limited_and_reported(settings, kb):
         clock.set(sh(2027, 3, 1, 13, 1))
         r = await a.handle(text("guess", f"/cadre {code}"))  # an hour later it works
         assert (await a.users.get("console", "guess")).role == "cadre"
+
+
+async def test_past_dates_are_refused_in_the_users_language(settings, kb):
+    clock = FixedClock(sh(2026, 12, 1, 10, 0))
+    async with open_assistant(settings, clock, kb) as a:
+        await setup(a)
+        r = await a.handle(text("admin", "/special 2025-01-01 all 过去的日期"))
+        assert "#" not in r[0].text and "2025-01-01" in r[0].text and "已经过去" in r[0].text
+        r = await a.handle(text("admin", "/remind district all 2026-11-30 过去"))
+        assert "#" not in r[0].text and "已经过去" in r[0].text
+        for bad in ("/special 2027-02-30 all x", '/remind township all "* * * * *" x',
+                    "/remind township all 2027-13-01 x"):
+            r = await a.handle(text("admin", bad))
+            assert not any(c.isascii() and c.isalpha() for c in r[0].text.split("：")[0][:6]), \
+                r[0].text  # a Chinese sentence, not an untranslated English one
