@@ -181,19 +181,23 @@ def instants(rule: Rule, after: datetime, until: datetime, tz: ZoneInfo,
 
 
 def next_instant(rule: Rule, now: datetime, tz: ZoneInfo, escalate_days: int = 2,
-                 horizon_days: int = 800) -> datetime | None:
-    """The first send instant after `now` (None when the rule has no more)."""
+                 horizon_days: int = 800, *, escalation: bool | None = False
+                 ) -> datetime | None:
+    """The first reminder after `now` (None when the rule has no more); with `escalation`,
+    the first escalation (to the cadres' superiors) instead; None: the first of either."""
     sched = rule.schedule
     if isinstance(sched, Special) or (isinstance(sched, Custom) and sched.once is not None):
         end = (date.fromisoformat(sched.date) if isinstance(sched, Special)
                else datetime.fromisoformat(sched.once or "").date())
         until = datetime.combine(end + timedelta(days=escalate_days + 2), time(), tzinfo=tz)
-        found = instants(rule, now, max(until, now), tz, escalate_days)
+        found = [i for i in instants(rule, now, max(until, now), tz, escalate_days)
+                 if escalation is None or (i.kind == "escalation") == escalation]
         return found[0].send_at if found else None
     step = timedelta(days=100)
     start = now
     while start < now + timedelta(days=horizon_days):
-        found = instants(rule, start, start + step, tz, escalate_days)
+        found = [i for i in instants(rule, start, start + step, tz, escalate_days)
+                 if escalation is None or (i.kind == "escalation") == escalation]
         if found:
             return found[0].send_at
         start += step

@@ -33,7 +33,7 @@ class RuleTrigger(BaseTrigger):
     def get_next_fire_time(self, previous_fire_time: datetime | None,
                            now: datetime) -> datetime | None:
         start = max(previous_fire_time, now) if previous_fire_time else now
-        return next_instant(self.rule, start, self.tz, self.escalate_days)
+        return next_instant(self.rule, start, self.tz, self.escalate_days, escalation=None)
 
     def __str__(self) -> str:
         return f"rule {self.rule.id} ({self.rule.kind})"

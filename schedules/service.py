@@ -94,8 +94,11 @@ class ReminderService:
                         released)
         if await self.repo.state("defaults") is None:
             now = self.clock.now()
+            # The shipped rules count as existing a grace period back: a bot first started
+            # on 1 December still runs that morning's check (late), instead of next year's.
+            since = now - self.grace
             for kind, title_zh, title_en, levels, schedule in DEFAULT_RULES:
-                await self.repo.add_rule(kind, title_zh, levels, (), schedule, now,
+                await self.repo.add_rule(kind, title_zh, levels, (), schedule, since,
                                          by="default", title_en=title_en)
             await self.repo.set_state("defaults", now.isoformat())
 

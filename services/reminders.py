@@ -108,6 +108,12 @@ async def rule_lines(service: ReminderService, rule: Rule) -> list[str]:
     if rule.active and nxt is not None:
         lines.append("  " + _("Next: {when}").format(
             when=nxt.astimezone(service.tz).strftime("%Y-%m-%d %H:%M")))
+    up = next_instant(rule, service.clock.now(), service.tz, service.escalate_days,
+                      escalation=True) if rule.active and rule.escalate else None
+    if up is not None and (nxt is None or up < nxt):
+        lines.append("  " + _("Next escalation (to those who have not acknowledged): "
+                              "{when}").format(
+            when=up.astimezone(service.tz).strftime("%Y-%m-%d %H:%M")))
     due = await service.repo.latest_due(rule.id)
     if due:
         sent = {d.recipient_id: d.status for d in await service.repo.deliveries(rule.id, due)

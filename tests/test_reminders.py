@@ -288,3 +288,15 @@ async def test_past_dates_are_refused_in_the_users_language(settings, kb):
             r = await a.handle(text("admin", bad))
             assert not any(c.isascii() and c.isalpha() for c in r[0].text.split("：")[0][:6]), \
                 r[0].text  # a Chinese sentence, not an untranslated English one
+
+
+async def test_next_date_is_the_next_reminder_and_first_start_in_december(settings, kb):
+    clock = FixedClock(sh(2026, 12, 1, 10, 0))  # first start, after the 09:00 December check
+    async with open_assistant(settings, clock, kb) as a:
+        notes = await setup(a)
+        await a.reminders.start()
+        await a.reminders.tick()
+        assert any("专项" in b or "督查" in b for _t, b, _p in got(notes, "admin"))  # not skipped
+        r = await a.handle(text("admin", '/remind district all "0 9 1 * *" 每月民政工作例会'))
+        assert "2027-01-01 09:00" in r[0].text and "2026-12-03" not in r[0].text.split(
+            "催办")[0], r[0].text
