@@ -28,7 +28,7 @@ from storage.outbox import OutboxRepo, OutRow
 log = logging.getLogger(__name__)
 BATCH = 8  # updates handled in one transaction
 SEND_BATCH = 200
-CHATS_IN_FLIGHT = 32  # chats served at once (each chat's replies go one after another)
+CHATS_IN_FLIGHT = 8  # chats served at once (8 x ~100 ms a send is above Telegram's 30/s)
 MAX_BACKOFF = 60.0  # seconds between attempts after timeouts and 5xx, at most
 Reader = Callable[[InboxRow], Incoming | None]  # None: nothing to answer (group chatter)
 
@@ -161,8 +161,10 @@ class Sender:
         self._chats = asyncio.Semaphore(CHATS_IN_FLIGHT)
         self.sent = self.expired = self.retried = self.refused = 0
         # Sent rows are marked by one task, a batch per transaction (group commit): under
-        # load many marks share a commit, when quiet each is written at once.
-        self._marks: list[int] = []
+        # load many marks share a commit, when quiet each is written at once. A chat's next
+        # send waits for its mark, so at most CHATS_IN_FLIGHT rows are ever sent and not yet
+        # marked (what a crash may send again).
+        self._marks: list[tuple[int, asyncio.Future[None]]] = []
         self._marking: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
@@ -239,15 +241,25 @@ class Sender:
             log.exception("delivering a %s reply failed", self.channel)
             return await self._failed(row, DeliveryError(type(exc).__name__))
         self.sent += 1
-        self._marks.append(row.id)
+        marked = asyncio.get_running_loop().create_future()
+        self._marks.append((row.id, marked))
         if self._marking is None or self._marking.done():
             self._marking = asyncio.ensure_future(self._write_marks())
+        await marked
         return True
 
     async def _write_marks(self) -> None:
         while self._marks:
-            ids, self._marks = self._marks, []
-            await self._outbox.finish_many(ids, "sent", self._clock.now())
+            batch, self._marks = self._marks, []
+            try:
+                await self._outbox.finish_many([i for i, _f in batch], "sent",
+                                               self._clock.now())
+            except Exception as exc:  # the rows stay pending: sent again later
+                for _i, done in batch:
+                    done.set_exception(exc)
+                continue
+            for _i, done in batch:
+                done.set_result(None)
 
     async def _marked(self) -> None:
         if self._marking is not None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channels.durable import Sender
+from channels.durable import CHATS_IN_FLIGHT, Sender
 from core.clock import FixedClock
 from core.messages import DeliveryError, Reply
 from storage.db import open_database
@@ -148,8 +148,8 @@ async def test_inbox_ignores_a_key_received_twice(settings):
 
 async def test_sigkill_in_a_burst_loses_no_question(api, tmp_path):
     """`python bot.py` killed with SIGKILL three times while 60 questions arrive; after each
-    restart every question is answered, none more than twice (a reply Telegram accepted just
-    before the kill may be sent again)."""
+    restart every question is answered. What a kill may repeat is bounded: the replies in
+    flight (sent, not yet marked), at most CHATS_IN_FLIGHT a kill."""
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url,
            "BOT_DB": str(tmp_path / "k.sqlite3"), "BOT_LOG_LEVEL": "WARNING"}
     users = range(1000, 1060)
@@ -176,7 +176,8 @@ async def test_sigkill_in_a_burst_loses_no_question(api, tmp_path):
         proc.send_signal(signal.SIGTERM)
         await loop.run_in_executor(None, proc.wait)
     counts = answered(api, users)
-    assert len(counts) == 60 and max(counts.values()) <= 2
+    assert len(counts) == 60
+    assert sum(c - 1 for c in counts.values()) <= 3 * CHATS_IN_FLIGHT
     logging.getLogger(__name__).info("answered twice: %d", sum(c > 1 for c in counts.values()))
 
 
