@@ -14,6 +14,7 @@ from typing import Any
 
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -42,30 +43,20 @@ from core.clock import SystemClock
 from core.i18n import _
 from core.messages import Contact, DeliveryError, Incoming, Reply, User
 from core.settings import Settings
+from handlers.commands import for_role
 from storage.inbox import InboxRow
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ("message", "callback_query")
+MENU_SYNC_SECONDS = 30.0  # how soon a new cadre's or administrator's command menu follows
 STOP_GRACE = 5.0  # seconds a clean stop spends sending what is due
 # Reminders (Notifier.notify; the reminder service has its own later retry): tries after
 # timeouts and network errors, and flood waits (429) the rate limiter sits out. Replies go
 # through the outbox, whose sender retries for as long as a reply is worth sending.
 SEND_ATTEMPTS = 4
 FLOOD_RETRIES = 3
-PUBLIC_COMMANDS = ("start", "help", "menu", "volunteer", "my", "lang", "cancel", "forget",
-                   "whoami")
-
-
-def command_descriptions() -> dict[str, str]:
-    return {"start": _("Start and show the menu"), "help": _("What I can do"),
-            "lang": _("Switch language 中文/English"), "menu": _("Show the topic menu"),
-            "cancel": _("Stop the current step"), "whoami": _("Show my id and role"),
-            "volunteer": _("Join a volunteer team"), "my": _("My volunteer sign-ups"),
-            "forget": _("Delete my data")}
-
-
 def build_application(settings: Settings, *, poll_timeout: float = 10.0) -> Application:
     """The PTB application with the rate limiter, time zone defaults and base URL from settings."""
     # Opt in to python-telegram-bot 23's behaviour (durations such as RetryAfter.retry_after
@@ -173,6 +164,7 @@ class TelegramChannel:
                                  outbox=runtime.outbox, assistant=runtime.assistant,
                                  read=self.read, on_written=self.sender.wake)
         self._spinners: set[asyncio.Task[None]] = set()
+        self._menus: dict[str, tuple[str, str]] = {}  # external id -> (role, lang) of its menu
         self.assistant.outbox.register(CHANNEL, self)
 
     # --- receiving ------------------------------------------------------------------------
@@ -324,12 +316,35 @@ class TelegramChannel:
                 delay *= 2
 
     async def set_commands(self) -> None:
-        """Register the command list in both languages (Chinese also as the default)."""
+        """The command menu in both languages (Chinese also as the default): everyone's, and
+        for each cadre and administrator, in their private chat, theirs."""
         for lang, code in (("zh", None), ("zh", "zh"), ("en", "en")):
-            with i18n.use(lang):
-                desc = command_descriptions()
-                commands = [BotCommand(c, desc[c]) for c in PUBLIC_COMMANDS]
-            await self.app.bot.set_my_commands(commands, language_code=code)
+            await self.app.bot.set_my_commands(_menu("resident", lang), language_code=code)
+        await self.sync_role_menus()
+
+    async def sync_role_menus(self) -> None:
+        """Give each cadre and administrator the menu of their role (BotCommandScopeChat), in
+        their language; a user whose role went back to resident gets the public menu again.
+        Run at start and every few minutes (roles change through commands and the CLI)."""
+        users = {u.external_id: u for u in await self.assistant.users.with_roles(CHANNEL)}
+        for external_id, user in users.items():
+            want = (user.role, user.language or i18n.language_from_code(user.language_code))
+            if self._menus.get(external_id) != want:
+                scope = BotCommandScopeChat(int(external_id))
+                try:
+                    await self.app.bot.set_my_commands(_menu(*want), scope=scope)
+                except TelegramError as exc:
+                    log.warning("could not set the command menu of a %s: %s", user.role, exc)
+                    continue
+                self._menus[external_id] = want
+        for external_id in [e for e in self._menus if e not in users]:
+            try:
+                await self.app.bot.delete_my_commands(
+                    scope=BotCommandScopeChat(int(external_id)))
+            except TelegramError as exc:
+                log.warning("could not reset a command menu: %s", exc)
+                continue
+            del self._menus[external_id]
 
     async def run(self, stop: asyncio.Event, *, poll_interval: float = 0.0,
                   poll_timeout: int = 10, on_started: Hook | None = None,
@@ -344,7 +359,8 @@ class TelegramChannel:
             poller = asyncio.ensure_future(self.poll(stop, poll_timeout=poll_timeout,
                                                      interval=poll_interval))
             workers = [asyncio.ensure_future(self.pipeline.run(inner)),
-                       asyncio.ensure_future(self.sender.run(inner))]
+                       asyncio.ensure_future(self.sender.run(inner)),
+                       asyncio.ensure_future(self._keep_menus(inner))]
             log.info("telegram polling started as @%s", self.app.bot.username)
             try:
                 if on_started is not None:
@@ -365,9 +381,22 @@ class TelegramChannel:
                 for task in list(self._spinners):
                     task.cancel()
 
+    async def _keep_menus(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await _sleep_or_stop(stop, MENU_SYNC_SECONDS)
+            try:
+                await self.sync_role_menus()
+            except Exception:
+                log.exception("syncing the command menus failed")
+
     async def _last_round(self) -> None:
         await self.pipeline.drain()
         await self.sender.flush()
+
+
+def _menu(role: str, lang: str) -> list[BotCommand]:
+    with i18n.use(lang):
+        return [BotCommand(c.name, c.describe()[:256]) for c in for_role(role)]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -8,6 +8,7 @@ from core.callbacks import CallbackData
 from core.i18n import _
 from core.messages import Button, Reply
 from handlers import volunteers
+from handlers.commands import help_lines
 from handlers.context import (
     HELP_TOPIC,
     App,
@@ -27,20 +28,16 @@ class Language(CallbackData, prefix="l"):
     lang: str
 
 
-def help_text() -> str:
-    return _(
+def help_text(role: str = "resident") -> str:
+    """What the bot does and the commands this user may use."""
+    intro = _(
         "I answer questions about marriage and divorce registration, social assistance "
         "(dibao, temporary assistance), elderly care, funerals and the other civil affairs, "
         "village-affairs disclosure, community services and volunteering in Changsha.\n"
-        "Type your question in your own words, or use the menu.\n"
-        "Commands: /start menu, /lang 中文/English, /help this text, /cancel stop what you "
-        "are doing, /volunteer join a volunteer team, /my your sign-ups, /forget delete your "
-        "data.\n"
-        "Cadres: /cadre CODE to register with an invite code, /volunteers sign-ups of your "
-        "area.\n"
-        "I only know what my knowledge base says; for anything else, or to confirm an "
-        "address or opening hours, call the 12345 government service hotline."
-    )
+        "Type your question in your own words, or use the menu.")
+    outro = _("I only know what my knowledge base says; for anything else, or to confirm an "
+              "address or opening hours, call the 12345 government service hotline.")
+    return "\n".join([intro, *help_lines(role), outro])
 
 
 async def on_start(app: App, ctx: Context) -> list[Reply]:
@@ -61,7 +58,7 @@ async def on_start(app: App, ctx: Context) -> list[Reply]:
 
 
 async def on_help(app: App, ctx: Context) -> list[Reply]:
-    return [Reply(help_text(), buttons=main_menu(app.kb))]
+    return [Reply(help_text(ctx.user.role), buttons=main_menu(app.kb))]
 
 
 async def on_menu(app: App, ctx: Context) -> list[Reply]:

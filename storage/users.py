@@ -146,6 +146,14 @@ class UserRepo:
         ) as cur:
             return [UserRow._from_row(r) for r in await cur.fetchall()]
 
+    async def with_roles(self, channel: str) -> list[UserRow]:
+        """The cadres and administrators of a channel."""
+        async with self._db.read() as conn, conn.execute(
+            f"SELECT {_USER_COLS} FROM users WHERE channel = ? AND role IN ('cadre', 'admin') "
+            "ORDER BY id", (channel,),
+        ) as cur:
+            return [UserRow._from_row(r) for r in await cur.fetchall()]
+
     async def mark_blocked(self, user_id: int, now: datetime) -> bool:
         """Remember that the user blocked the bot; True the first time (to report it once)."""
         async with self._db.transaction() as conn:

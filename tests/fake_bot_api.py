@@ -198,6 +198,7 @@ class FakeBotAPI:
         self.calls: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.chat_commands: dict[Any, list[dict[str, Any]]] = {}  # BotCommandScopeChat
         self.callback_answers: list[dict[str, Any]] = []
         self.uploads: list[dict[str, Any]] = []
         self.unknown_methods: list[dict[str, Any]] = []
@@ -229,6 +230,7 @@ class FakeBotAPI:
             "getupdates": self._m_get_updates,
             "deletewebhook": self._m_delete_webhook,
             "setmycommands": self._m_set_my_commands,
+            "deletemycommands": self._m_delete_my_commands,
             "sendmessage": self._m_send_message,
             "sendphoto": self._m_send_photo,
             "senddocument": self._m_send_document,
@@ -1020,7 +1022,19 @@ class FakeBotAPI:
             if not 1 <= len(str(cmd.get("description") or "")) <= 256:
                 raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
         language = str(params.get("language_code") or "")
-        self.commands[language] = copy.deepcopy(commands)
+        scope = params.get("scope")
+        if isinstance(scope, dict) and scope.get("type") == "chat":
+            self.chat_commands[_norm_chat(scope.get("chat_id"))] = copy.deepcopy(commands)
+        else:
+            self.commands[language] = copy.deepcopy(commands)
+        return True
+
+    def _m_delete_my_commands(self, params: dict[str, Any], *_: Any) -> bool:
+        scope = params.get("scope")
+        if isinstance(scope, dict) and scope.get("type") == "chat":
+            self.chat_commands.pop(_norm_chat(scope.get("chat_id")), None)
+        else:
+            self.commands.pop(str(params.get("language_code") or ""), None)
         return True
 
     def _media_from_param(
