@@ -80,6 +80,13 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
               f"wrote {safety.model_path(folder)}")
         return 0
     errors, warnings = check(settings.bot_knowledge_dir)
+    if not settings.bot_admins:
+        kb = KnowledgeBase.load(settings.bot_knowledge_dir) if not errors else None
+        for team in (kb.directory.teams.values() if kb else ()):
+            if not team.coordinator:
+                warnings.append(f"teams: {team.id}: no coordinator and no BOT_ADMINS: unless a "
+                                "cadre of its area has written to the bot, nobody hears of its "
+                                "sign-ups (they wait for the first administrator)")
     for w in warnings:
         print(f"warning: {w}")
     for e in errors:

@@ -19,6 +19,7 @@ from core.settings import Settings
 from handlers import (
     admin,
     cadre_volunteers,
+    coordinators,
     disclosure,
     disclosure_record,
     faq,
@@ -105,6 +106,8 @@ class Assistant(App):
                     log.info("update %s delivered again; ignored", msg.update_id)
                     return []
                 lang = user.language or lang
+                if user.role == "admin":  # sign-ups nobody could be told of reach them now
+                    await coordinators.tell_held(self, user)
                 with i18n.use(lang):
                     dialog = await self.dialogs.get(user.id, now)
                     return await self._route(Context(msg, user, lang, dialog))

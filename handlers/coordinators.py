@@ -1,6 +1,7 @@
 """Who hears about a team's sign-ups: its coordinator, else the cadres of its area."""
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -48,24 +49,38 @@ async def _send(app: App, user: UserRow, build: Callable[[], list[Reply]]) -> No
     await app.outbox.queue(user.channel, user.external_id, replies)
 
 
-async def tell_new_signup(app: App, team: Team, signup: Signup) -> None:
-    """A message per new sign-up, with what the volunteer agreed the coordinator may see."""
-    def build() -> list[Reply]:
-        names = slot_names()
-        return [Reply(_("New volunteer for {team} ({ref}): {name}, mobile {phone}, available: "
-                        "{when}. They agreed to be contacted about volunteering. /volunteers "
-                        "lists all sign-ups.").format(
-                            team=team.name(i18n.current()), ref=signup.ref, name=signup.name,
-                            phone=signup.phone,
-                            when=i18n.pick("、", ", ").join(
-                                names[s] for s in signup.availability)))]
-
+async def tell_new_signup(app: App, team: Team, signup: Signup) -> bool:
+    """A message per new sign-up, with what the volunteer agreed the coordinator may see.
+    False when nobody could be told: the sign-up waits for the first administrator who
+    writes (`tell_held`)."""
     targets = await recipients(app, team)
     if not targets:
-        log.warning("sign-up %s for team %s: no coordinator, cadre or administrator to tell",
-                    signup.ref, team.id)
+        log.warning("sign-up %s for team %s: no coordinator, cadre or administrator to tell; "
+                    "kept for the first administrator who writes", signup.ref, team.id)
+        await app.volunteers.hold_notice(signup.id, app.clock.now())
+        return False
     for user in targets:
-        await _send(app, user, build)
+        await _send(app, user, lambda: _signup_notice(team, signup))
+    return True
+
+
+async def tell_held(app: App, admin: UserRow) -> None:
+    """An administrator wrote: pass on the sign-ups nobody could be told of."""
+    for signup in await app.volunteers.take_unannounced():
+        team = app.kb.directory.teams.get(signup.team_id)
+        if team is not None:
+            await _send(app, admin, functools.partial(_signup_notice, team, signup))
+
+
+def _signup_notice(team: Team, signup: Signup) -> list[Reply]:
+    names = slot_names()
+    return [Reply(_("New volunteer for {team} ({ref}): {name}, mobile {phone}, available: "
+                    "{when}. They agreed to be contacted about volunteering. /volunteers "
+                    "lists all sign-ups.").format(
+                        team=team.name(i18n.current()), ref=signup.ref, name=signup.name,
+                        phone=signup.phone,
+                        when=i18n.pick("、", ", ").join(
+                            names[s] for s in signup.availability)))]
 
 
 async def tell_withdrawal(app: App, team: Team, signup: Signup) -> None:

@@ -268,9 +268,16 @@ async def on_confirm_button(app: App, ctx: Context, button: ConfirmSignup) -> li
         return [Reply(_("Sorry, {team} filled up a moment ago. Nothing was stored; please choose "
                         "another team with /volunteer.").format(team=team.name(i18n.current())))]
     await app.dialogs.clear(ctx.user.id)
+    told = True
     if created:
         log.info("volunteer sign-up %s stored for team %s", signup.ref, team_id)
-        await coordinators.tell_new_signup(app, team, signup)
+        told = await coordinators.tell_new_signup(app, team, signup)
+    if not told:
+        return [Reply(_("Thank you! You are signed up for {team}. Your reference number is "
+                        "{ref}. No contact person is assigned to this team yet: your sign-up "
+                        "is kept and passed on to the administrators, who will arrange "
+                        "contact. /my shows your sign-ups.").format(
+                            team=team.name(i18n.current()), ref=signup.ref))]
     return [Reply(_("Thank you! You are signed up for {team}. Your reference number is {ref}. "
                     "The coordinator will contact you. /my shows your sign-ups.").format(
                         team=team.name(i18n.current()), ref=signup.ref))]

@@ -148,6 +148,25 @@ class VolunteerRepo:
         await self._db.scrub()
         return count
 
+    async def hold_notice(self, signup_id: int, now: datetime) -> None:
+        """Nobody could be told of this sign-up: keep it for the first administrator."""
+        async with self._db.transaction() as conn:
+            await conn.execute("INSERT OR IGNORE INTO unannounced_signups (signup_id, at) "
+                               "VALUES (?, ?)", (signup_id, ts(now)))
+
+    async def take_unannounced(self) -> list[Signup]:
+        """The sign-ups nobody has heard of yet, oldest first; they are taken (removed)."""
+        async with self._db.transaction() as conn:
+            async with conn.execute("SELECT signup_id FROM unannounced_signups ORDER BY at"
+                                    ) as cur:
+                ids = [int(r[0]) for r in await cur.fetchall()]
+            if not ids:
+                return []
+            await conn.execute("DELETE FROM unannounced_signups")
+            marks = ",".join("?" * len(ids))
+            found = {s.id: s for s in await _many(conn, f"WHERE id IN ({marks})", tuple(ids))}
+        return [found[i] for i in ids if i in found]
+
     async def purge_older_than(self, before: datetime) -> int:
         """Retention: delete sign-ups made before `before`; returns how many."""
         async with self._db.transaction() as conn:

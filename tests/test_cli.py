@@ -296,3 +296,8 @@ def test_console_logs_to_a_file_and_says_which_numbers_are_valid(tmp_path: Path)
     assert "INFO" not in r.stdout + r.stderr  # the log went to the file
     assert (tmp_path / "console.log").read_text(encoding="utf-8").count("INFO") >= 1
     assert "请输入 1 到" in r.stdout and "9元" not in r.stdout and "9 元" not in r.stdout
+
+
+def test_kb_check_warns_of_teams_nobody_would_hear_of(tmp_path: Path) -> None:
+    r = run_process(["kb", "check"], tmp_path=tmp_path)  # no BOT_ADMINS in its environment
+    assert r.returncode == 0 and "nobody hears of its sign-ups" in r.stdout

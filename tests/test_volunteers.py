@@ -308,3 +308,18 @@ async def test_a_withdrawn_reference_number_is_never_given_again(dassistant):
     await a.volunteers.withdraw(mine.id, mine.user_id)
     r = await sign_up(a, "u-b", name="王五")
     assert "V000002" in r[-1].text and "V000001" not in r[-1].text
+
+
+async def test_a_sign_up_nobody_hears_of_waits_for_the_first_administrator(dassistant):
+    a = dassistant
+    r = await sign_up(a, "u-alone", name="周一")
+    assert "V000001" in r[-1].text and "管理员" in r[-1].text  # the promise fits what happened
+    assert not a.notes.sent
+    r = await sign_up(a, "u-gone", name="吴二", phone="13900139001")
+    await a.handle(text("u-gone", "/forget"))
+    await a.handle(button("u-gone", "fg:yes"))
+    await a.handle(text("admin", "/start"))  # console:admin writes for the first time
+    notices = a.notes.texts_to("admin")
+    assert len(notices) == 1 and "周一" in notices[0] and "吴二" not in notices[0]
+    await a.handle(text("admin", "/help"))
+    assert len(a.notes.texts_to("admin")) == 1  # passed on once
