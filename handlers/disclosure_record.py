@@ -283,7 +283,17 @@ async def on_chart(app: App, ctx: Context) -> list[Reply]:
     today = app.clock.now().astimezone(app.settings.tz).date()
     months = charts.last_months(today, 12)
     confirmed = [v for v in villages if not v.example]
+    if not confirmed:
+        return [Reply(_("There is nothing to chart yet: the {n} villages of your area in my "
+                        "list are examples from a historical report (about 2006-07), which "
+                        "are not counted. The operator loads the real list of villages with "
+                        "`python bot.py disclosure import`; disclosures you record with "
+                        "/disclose are kept meanwhile.").format(n=len(villages)))]
     counts = monthly_counts(await watch.all_statuses(today, confirmed), months)
+    if not any(sum(c.values()) for c in counts.values()):
+        return [Reply(_("There is nothing to chart yet: none of the {n} villages of your area "
+                        "had a disclosure due in the last 12 months.").format(
+                            n=len(confirmed)))]
     png = charts.render(counts, _("Village-affairs disclosure, {n} villages").format(
         n=len(confirmed)), {"on_time": _("on time"), "late": _("late"),
                            "missing": _("missing")})

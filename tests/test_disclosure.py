@@ -230,3 +230,14 @@ async def test_example_villages_are_not_chased(dassistant):
     assert "同名村" in to_district and "红星村" not in to_district  # confirmed ones only
     assert [1 for ext, _r in notes.sent if ext == "vc"]
     assert user is not None
+
+
+async def test_no_empty_chart_for_example_villages(settings, clock, kb):
+    """The shipped villages are the seed's examples: /disclosures says why there is no chart."""
+    from app import open_assistant  # noqa: PLC0415 - the shipped knowledge, this test only
+
+    async with open_assistant(settings, clock, kb) as a:
+        await a.handle(text("admin", "/start"))  # console:admin, an administrator
+        r = await a.handle(text("admin", "/disclosures"))
+    assert len(r) == 1 and r[0].image is None
+    assert "2006" in r[0].text and "disclosure import" in r[0].text
