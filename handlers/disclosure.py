@@ -228,8 +228,10 @@ async def on_unsubscribe(app: App, ctx: Context) -> list[Reply]:
 
 
 async def on_unsubscribe_button(app: App, ctx: Context, data: Unsubscribe) -> list[Reply]:
-    if await app.disclosures.unsubscribe(ctx.user.id, data.village):
-        return [Reply(_("Unsubscribed."))]
+    village = app.kb.villages.villages.get(data.village)
+    if village is not None and await app.disclosures.unsubscribe(ctx.user.id, data.village):
+        return [Reply(_("You will no longer be told of {village}'s disclosures.").format(
+            village=village.name(i18n.current())))]
     return [Reply(_("You were not subscribed to that village."))]
 
 

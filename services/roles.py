@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from core.areas import LEVELS
+from core.areas import LEVELS, level_name
 from core.i18n import _
 from knowledge.places import Gazetteer
 from storage.invites import Invite, InviteRepo
@@ -54,12 +54,11 @@ def parse_area(gazetteer: Gazetteer, level: str, text: str) -> str:
     parts = [p for p in _SEP.split(text.strip()) if p]
     if parts:
         first = gazetteer.find(parts[0])
-        if first and first[0].place.kind == "city":
+        if (first and first[0].place.kind == "city") or parts[0].lower() in ("all", "全市"):
             parts = parts[1:]
     need = _DEPTH[level]
     if len(parts) != need:
-        raise RoleError(_("A {level} area needs {count} name(s) below the city, separated by "
-                          "/, for example 岳麓区/XX街道/XX社区.").format(level=level, count=need))
+        raise RoleError(_area_hint(level))
     if need:
         found = [pm for pm in gazetteer.find(parts[0]) if pm.place.kind == "district"]
         if not found:
@@ -69,6 +68,16 @@ def parse_area(gazetteer: Gazetteer, level: str, text: str) -> str:
     if any(len(p) > 40 for p in parts):
         raise RoleError(_("That area name is too long."))
     return "/".join([city, *parts])
+
+
+def _area_hint(level: str) -> str:
+    """How an area of this level is written, with an example of that level."""
+    examples = {"district": "岳麓区", "township": "岳麓区/XX街道",
+                "village": "岳麓区/XX街道/XX社区"}
+    if level == "city":
+        return _("A city-level area is the whole city: write all (or 全市).")
+    return _("A {level} area is written like {example} (names below the city, separated "
+             "by /).").format(level=level_name(level), example=examples[level])
 
 
 async def find_target(users: UserRepo, ref: str, default_channel: str) -> UserRow:

@@ -241,3 +241,12 @@ async def test_no_empty_chart_for_example_villages(settings, clock, kb):
         r = await a.handle(text("admin", "/disclosures"))
     assert len(r) == 1 and r[0].image is None
     assert "2006" in r[0].text and "disclosure import" in r[0].text
+
+
+async def test_unsubscribing_names_the_village(dassistant):
+    a = dassistant
+    await a.handle(text("res9", "/subscribe 测试村"))
+    (r,) = await a.handle(text("res9", "/unsubscribe"))
+    (payload,) = [b.payload for row in r.buttons for b in row]
+    (r,) = await a.handle(Incoming(User("console", "res9", "zh-hans"), "res9", payload=payload))
+    assert "测试村" in r.text

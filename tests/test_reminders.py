@@ -300,3 +300,20 @@ async def test_next_date_is_the_next_reminder_and_first_start_in_december(settin
         r = await a.handle(text("admin", '/remind district all "0 9 1 * *" 每月民政工作例会'))
         assert "2027-01-01 09:00" in r[0].text and "2026-12-03" not in r[0].text.split(
             "催办")[0], r[0].text
+
+
+async def test_area_errors_give_an_example_of_the_level_asked(settings, kb):
+    from services.roles import RoleError, parse_area  # noqa: PLC0415 - this test only
+
+    assert parse_area(kb.gazetteer, "city", "all") == "长沙市"
+    assert parse_area(kb.gazetteer, "city", "全市") == "长沙市"
+    for level, typed, example in (("township", "岳麓区", "岳麓区/XX街道"),
+                                  ("district", "岳麓区/XX街道", "岳麓区"),
+                                  ("village", "岳麓区", "岳麓区/XX街道/XX社区")):
+        try:
+            parse_area(kb.gazetteer, level, typed)
+        except RoleError as exc:
+            assert f"{example}（" in str(exc) or f"{example} (" in str(exc), str(exc)
+            assert "0 级" not in str(exc) and "2 级" not in str(exc)
+        else:
+            raise AssertionError(f"{level} {typed} accepted")
