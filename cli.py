@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from app import open_assistant
@@ -145,8 +145,10 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
             except RoleError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
+            until = datetime.fromisoformat(code.expires_at).astimezone(settings.tz)
             print(f"{code.code}\t{code.level}\t{code.area_path}\tvalid until "
-                  f"{code.expires_at}; the cadre sends /cadre {code.code}")
+                  f"{until:%Y-%m-%d %H:%M} ({settings.bot_timezone}); the cadre sends "
+                  f"/cadre {code.code}")
             return 0
         try:
             target = await find_target(a.users, args.user, "telegram")

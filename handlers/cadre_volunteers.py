@@ -2,7 +2,7 @@
 Every action re-checks the role and area on the server; button data carries no area."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from core import i18n
 from core.callbacks import CallbackData
@@ -33,6 +33,17 @@ def _refuse() -> list[Reply]:
     return [Reply(_("Only cadres can see volunteer sign-ups, and only for their own area."))]
 
 
+def week_label(key: str) -> str:
+    """2026-W49 as its days: 11月30日—12月6日 / 30 Nov-6 Dec."""
+    year, week = key.split("-W")
+    first = date.fromisocalendar(int(year), int(week), 1)
+    last = first + timedelta(days=6)
+    if i18n.current() == "zh":
+        end = f"{last.day}日" if last.month == first.month else f"{last.month}月{last.day}日"
+        return f"{first.month}月{first.day}日—{end}"
+    return f"{first:%-d %b}-{last:%-d %b}"
+
+
 async def on_volunteers(app: App, ctx: Context) -> list[Reply]:
     """/volunteers: sign-ups per team in the cadre's area, this week and the weeks before."""
     allowed, signups = await _visible(app, ctx)
@@ -51,7 +62,7 @@ async def on_volunteers(app: App, ctx: Context) -> list[Reply]:
         lines.append(_("None yet."))
     else:
         lines.append(_("Per team, total and the last {n} weeks ({weeks}):").format(
-            n=WEEKS, weeks=", ".join(w.split("-")[1] for w in weeks)))
+            n=WEEKS, weeks=", ".join(week_label(w) for w in weeks)))
     for team_id, by_week in sorted(counts.items()):
         team = app.kb.directory.teams.get(team_id)
         title = team.name(lang) if team else team_id

@@ -12,7 +12,7 @@ from core.messages import Button, Reply
 from handlers import faq
 from handlers.context import App, Context, FlowStart, command_args, stale_button
 from handlers.router import Feature, on_button
-from knowledge.villages import Village
+from knowledge.villages import Village, period_label
 from schedules.disclosure import next_due
 from storage.disclosures import Record
 
@@ -79,7 +79,7 @@ def record_lines(app: App, record: Record) -> str:
                      if i in app.kb.villages.items)
     day = record.at.astimezone(app.settings.tz).strftime("%Y-%m-%d")
     line = _("{day}: {period} — {items}. {summary}").format(
-        day=day, period=record.period, items=items, summary=record.summary)
+        day=day, period=period_label(record.period), items=items, summary=record.summary)
     if record.corrects:
         line += " " + _("(corrected)")
     return line
@@ -98,11 +98,13 @@ async def lookup(app: App, ctx: Context, village: Village) -> list[Reply]:
     for rule, st in next_due(app.kb.villages, village, records, today, tz):
         if st.state == "missing":
             lines.append("• " + _("{rule}: {period} was due by {due} and is not recorded as "
-                                  "published.").format(rule=rule.name(lang), period=st.period,
+                                  "published.").format(rule=rule.name(lang),
+                                                       period=period_label(st.period),
                                                        due=st.due.isoformat()))
         else:
             lines.append("• " + _("{rule}: next, for {period}, due by {due}.").format(
-                rule=rule.name(lang), period=st.period, due=st.due.isoformat()))
+                rule=rule.name(lang), period=period_label(st.period),
+                due=st.due.isoformat()))
     latest = sorted(records, key=lambda r: r.recorded_at, reverse=True)[:PHOTOS]
     if latest:
         lines.append(_("Latest disclosures recorded by the village:"))

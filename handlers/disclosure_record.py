@@ -19,7 +19,7 @@ from handlers.context import App, Context, actor, stale_button
 from handlers.disclosure import record_lines, village_label
 from handlers.router import Feature, on_button
 from handlers.volunteer_steps import QuitFlow
-from knowledge.villages import Village, period_of, shift
+from knowledge.villages import Village, period_label, period_of, shift
 from schedules import charts
 from schedules.disclosure import monthly_counts
 from schedules.messages import RecordDisclosure
@@ -89,7 +89,7 @@ def ask_items(app: App, village: Village, chosen: list[str]) -> Reply:
 
 
 def ask_period(today: date) -> Reply:
-    rows = tuple((Button(p, Period(p).pack()),) for p in period_choices(today))
+    rows = tuple((Button(period_label(p), Period(p).pack()),) for p in period_choices(today))
     return Reply(_("For which period?"), buttons=rows)
 
 
@@ -218,7 +218,8 @@ def _summary(app: App, data: DisclosureDraft) -> Reply:
     items = "、".join(book.items[i].name(lang) for i in data["items"] if i in book.items)
     text = _("Please check:\nVillage: {village}\nPeriod: {period}\nItems: {items}\nPhoto: "
              "{photo}\nSummary: {summary}").format(
-        village=book.villages[data["village"]].name(lang), period=data["period"], items=items,
+        village=book.villages[data["village"]].name(lang), period=period_label(data["period"]),
+        items=items,
         photo=_("yes") if data.get("photo") else _("no"), summary=data["summary"])
     return Reply(text, buttons=((Button(_("Confirm"), ConfirmRecord().pack()),
                                  Button(_("Cancel"), QuitFlow().pack())),))

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from core import i18n
 from core.areas import PlaceArea
 from knowledge.places import Place
 
@@ -62,6 +63,24 @@ def period_of(day: date, kind: str) -> str:
     if kind == "month":
         return f"{day.year}-{day.month:02d}"
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+_QUARTERS_ZH = "一二三四"
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+
+
+def period_label(key: str) -> str:
+    """A period as people write it: 2026年第四季度 / Q4 2026, 2026年12月 / December 2026."""
+    m = _KEY.match(key)
+    if not m:
+        return key
+    year = int(m.group(1))
+    if m.group(2):
+        q = int(m.group(2))
+        return i18n.pick(f"{year}年第{_QUARTERS_ZH[q - 1]}季度", f"Q{q} {year}")
+    month = int(m.group(3))
+    return i18n.pick(f"{year}年{month}月", f"{_MONTHS_EN[month - 1]} {year}")
 
 
 @lru_cache(maxsize=4096)

@@ -11,6 +11,7 @@ from core.areas import level_name
 from core.callbacks import CallbackData
 from core.i18n import _, ngettext
 from core.messages import Button, Reply
+from knowledge.villages import period_label
 from storage.reminder_types import (
     BlockedBody,
     DisclosureDueBody,
@@ -69,7 +70,7 @@ def _disclosure_due(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
     if "/snooze" in d.occurrence:
         text += "\n" + _("(You snoozed this reminder yesterday.)")
     return Reply(text.format(village=i18n.pick(v_zh, v_en), rule=i18n.pick(r_zh, r_en),
-                             period=body["period"], due=body["due"]),
+                             period=period_label(str(body["period"])), due=body["due"]),
                  buttons=((Button(_("Record it now"), RecordDisclosure(body["village"]).pack()),
                            Button(_("😴 Snooze 1 day"), ReminderSnooze(d.id).pack())),))
 
@@ -82,7 +83,7 @@ def _disclosure_overdue(d: Delivery, rule: Rule, tz: ZoneInfo) -> Reply:
                       "(due {due}):",
                       "⚠️ {count} villages in your area have not recorded {rule} for {period} "
                       "(due {due}):", len(names)).format(
-        count=len(names), rule=i18n.pick(r_zh, r_en), period=body["period"],
+        count=len(names), rule=i18n.pick(r_zh, r_en), period=period_label(str(body["period"])),
         due=body["due"])]
     lines += [f"• {n}" for n in names]
     lines.append(_("Please follow up with them. /disclosures shows your area's record."))

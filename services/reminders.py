@@ -6,8 +6,9 @@ import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+from core import i18n
 from core.areas import level_name
-from core.i18n import _
+from core.i18n import _, ngettext
 from knowledge.places import Gazetteer
 from schedules import messages
 from schedules.rules import RuleError, next_instant, parse_leads, validate
@@ -95,16 +96,38 @@ async def rule(service: ReminderService, rule_id: int) -> Rule | None:
     return await service.repo.rule(rule_id)
 
 
+def kind_name(kind: str) -> str:
+    names = {"quarterly": _("quarterly inspection"), "special": _("special inspection"),
+             "custom": _("reminder"), "special_check": _("yearly check for special inspections"),
+             "disclosure": _("village-affairs disclosure check")}
+    return names.get(kind, kind)
+
+
+def leads_text(leads: tuple[str, ...]) -> str:
+    """`month_start, 7d` as people say it: on the first day of the month it falls due, and 7
+    days before."""
+    parts = []
+    for lead in leads:
+        if lead == "month_start":
+            parts.append(_("on the first day of the month it falls due"))
+        elif lead.endswith("d") and lead[:-1].isdigit():
+            parts.append(ngettext("{n} day before", "{n} days before", int(lead[:-1])).format(
+                n=int(lead[:-1])))
+        else:
+            parts.append(lead)
+    return i18n.pick("、", ", ").join(parts)
+
+
 async def rule_lines(service: ReminderService, rule: Rule) -> list[str]:
     """One rule: what, for whom, next instant, and the acknowledgements of its latest due."""
     nxt = next_instant(rule, service.clock.now(), service.tz, service.escalate_days)
     whom = ", ".join(level_name(lv) for lv in rule.levels) or _("administrators")
     where = ", ".join(rule.scope) or _("whole city")
     state = "" if rule.active else " " + _("(off)")
-    lines = [f"#{rule.id} {messages.title(rule)} [{rule.kind}]{state}",
+    lines = [f"#{rule.id} {messages.title(rule)} ({kind_name(rule.kind)}){state}",
              "  " + _("For: {whom}; {where}").format(whom=whom, where=where)]
     if rule.leads:
-        lines.append("  " + _("Reminders: {leads}").format(leads=", ".join(rule.leads)))
+        lines.append("  " + _("Reminders: {leads}").format(leads=leads_text(rule.leads)))
     if rule.active and nxt is not None:
         lines.append("  " + _("Next: {when}").format(
             when=nxt.astimezone(service.tz).strftime("%Y-%m-%d %H:%M")))

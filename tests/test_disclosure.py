@@ -250,3 +250,17 @@ async def test_unsubscribing_names_the_village(dassistant):
     (payload,) = [b.payload for row in r.buttons for b in row]
     (r,) = await a.handle(Incoming(User("console", "res9", "zh-hans"), "res9", payload=payload))
     assert "测试村" in r.text
+
+
+def test_periods_and_weeks_are_written_as_people_write_them():
+    from core import i18n  # noqa: PLC0415 - this test only
+    from handlers.cadre_volunteers import week_label  # noqa: PLC0415
+    from knowledge.villages import period_label  # noqa: PLC0415
+
+    with i18n.use("zh"):
+        assert period_label("2026-Q4") == "2026年第四季度"
+        assert period_label("2026-12") == "2026年12月"
+        assert week_label("2026-W49") == "11月30日—12月6日"
+    with i18n.use("en"):
+        assert period_label("2026-Q4") == "Q4 2026"
+        assert week_label("2026-W50") == "7 Dec-13 Dec"
