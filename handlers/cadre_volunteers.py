@@ -61,13 +61,14 @@ async def on_volunteers(app: App, ctx: Context) -> list[Reply]:
     if not signups:
         lines.append(_("None yet."))
     else:
-        lines.append(_("Per team, total and the last {n} weeks ({weeks}):").format(
-            n=WEEKS, weeks=", ".join(week_label(w) for w in weeks)))
+        lines.append(_("Per team, in total and in each of the last {n} weeks:").format(n=WEEKS))
     for team_id, by_week in sorted(counts.items()):
         team = app.kb.directory.teams.get(team_id)
         title = team.name(lang) if team else team_id
-        recent = " / ".join(str(by_week.get(w, 0)) for w in weeks)
-        lines.append(f"• {title}: {sum(by_week.values())} ({recent})")
+        recent = i18n.pick("；", "; ").join(
+            _("{week}: {n}").format(week=week_label(w), n=by_week.get(w, 0)) for w in weeks)
+        lines.append("• " + _("{team}: {total} in total ({weeks})").format(
+            team=title, total=sum(by_week.values()), weeks=recent))
     buttons = ((Button(_("Export CSV"), Export("csv").pack()),
                 Button(_("Export Excel"), Export("xlsx").pack())),)
     return [Reply("\n".join(lines), buttons=buttons if signups else ())]

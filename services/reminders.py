@@ -121,8 +121,9 @@ def leads_text(leads: tuple[str, ...]) -> str:
 async def rule_lines(service: ReminderService, rule: Rule) -> list[str]:
     """One rule: what, for whom, next instant, and the acknowledgements of its latest due."""
     nxt = next_instant(rule, service.clock.now(), service.tz, service.escalate_days)
-    whom = ", ".join(level_name(lv) for lv in rule.levels) or _("administrators")
-    where = ", ".join(rule.scope) or _("whole city")
+    sep = i18n.pick("、", ", ")
+    whom = sep.join(level_name(lv) for lv in rule.levels) or _("administrators")
+    where = sep.join(rule.scope) or _("whole city")
     state = "" if rule.active else " " + _("(off)")
     lines = [f"#{rule.id} {messages.title(rule)} ({kind_name(rule.kind)}){state}",
              "  " + _("For: {whom}; {where}").format(whom=whom, where=where)]

@@ -323,3 +323,11 @@ async def test_a_sign_up_nobody_hears_of_waits_for_the_first_administrator(dassi
     assert len(notices) == 1 and "周一" in notices[0] and "吴二" not in notices[0]
     await a.handle(text("admin", "/help"))
     assert len(a.notes.texts_to("admin")) == 1  # passed on once
+
+
+async def test_volunteers_listing_in_words(dassistant):
+    a = dassistant
+    await make_cadre(a, "c-yh", "district", "雨花区")
+    await sign_up(a, "u-w1", name="郑三")
+    (r,) = await a.handle(text("c-yh", "/volunteers"))
+    assert "共1人" in r.text and " / 0" not in r.text and "W" not in r.text.split("：", 1)[1]
