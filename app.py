@@ -54,7 +54,7 @@ async def open_runtime(settings: Settings, clock: Clock | None = None,
     """The assistant with the inbox and outbox the channels deliver through; notices to other
     users (a coordinator's new volunteer, a subscriber's disclosure) are queued in the outbox
     with the handling that caused them."""
-    kb = kb or KnowledgeBase.load(settings.bot_knowledge_dir)
+    kb = kb or KnowledgeBase.load(settings.bot_knowledge_dir, settings.bot_data_dir)
     db = await open_database(settings.bot_db)
     clock = clock or SystemClock()
     housekeeping: asyncio.Task[None] | None = None

@@ -43,7 +43,7 @@ from services.visibility import teams_in
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     """One answer per question; with --json one object per line. Needs no database."""
-    kb = KnowledgeBase.load(settings.bot_knowledge_dir)
+    kb = KnowledgeBase.load(settings.bot_knowledge_dir, settings.bot_data_dir)
     questions = sys.stdin if args.question == "-" else [args.question]
     for raw in questions:
         question = raw.rstrip("\n")
@@ -79,9 +79,10 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
         print(f"trained the crisis classifier on the examples ({', '.join(model.labels)}); "
               f"wrote {safety.model_path(folder)}")
         return 0
-    errors, warnings = check(settings.bot_knowledge_dir)
+    errors, warnings = check(settings.bot_knowledge_dir, settings.bot_data_dir)
     if not settings.bot_admins:
-        kb = KnowledgeBase.load(settings.bot_knowledge_dir) if not errors else None
+        kb = (KnowledgeBase.load(settings.bot_knowledge_dir, settings.bot_data_dir)
+              if not errors else None)
         for team in (kb.directory.teams.values() if kb else ()):
             if not team.coordinator:
                 warnings.append(f"teams: {team.id}: no coordinator and no BOT_ADMINS: unless a "
@@ -171,9 +172,11 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_directory(settings: Settings, args: argparse.Namespace) -> int:
-    """Load an operator's CSV into knowledge/directory/<kind>_imported.yaml, with a report."""
+    """Load an operator's CSV into BOT_DATA_DIR/directory/<kind>_imported.yaml, with a
+    report."""
     try:
-        report = import_csv(Path(args.file), settings.bot_knowledge_dir, args.kind)
+        report = import_csv(Path(args.file), settings.bot_knowledge_dir, args.kind,
+                            data_dir=settings.bot_data_dir)
     except (CsvImportError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -182,9 +185,10 @@ def cmd_directory(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_disclosure(settings: Settings, args: argparse.Namespace) -> int:
-    """Load an operator's list of villages into knowledge/disclosure/villages_imported.yaml."""
+    """Load an operator's list of villages into BOT_DATA_DIR/disclosure/villages_imported.yaml."""
     try:
-        report = import_villages(Path(args.file), settings.bot_knowledge_dir)
+        report = import_villages(Path(args.file), settings.bot_knowledge_dir,
+                                 data_dir=settings.bot_data_dir)
     except (CsvImportError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,10 @@ class Settings:
     bot_timezone: str = "Asia/Shanghai"
     bot_admins: frozenset[str] = field(default_factory=frozenset)
     bot_knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    # What the operator owns (registry offices, service points, teams, villages, imports),
+    # layered over the shipped knowledge/ and kept apart from the code (a `git pull` never
+    # touches it).
+    bot_data_dir: Path = PROJECT_ROOT / "data"
     bot_log_level: str = "INFO"
     telegram_max_rate: float = 30.0
     bot_reply_max_age_hours: int = 24  # a reply not delivered by then is dropped, not sent late
@@ -62,7 +66,7 @@ def _parse(name: str, raw: object) -> object:
     if name == "bot_admins":
         items = raw if isinstance(raw, list) else str(raw).split(",")
         return frozenset(str(i).strip() for i in items if str(i).strip())
-    if name in ("bot_db", "bot_knowledge_dir"):
+    if name in ("bot_db", "bot_knowledge_dir", "bot_data_dir"):
         return Path(str(raw)).expanduser()
     if name == "telegram_max_rate":
         return float(raw)  # type: ignore[arg-type]

@@ -82,9 +82,12 @@ def office_text(place: Place) -> str:
     labels = {"address": _("Address"), "phone": _("Phone"), "hours": _("Opening hours"),
               "appointment": _("Appointments")}
     lines = [f"{labels[k]}: {reg[k]}" for k in labels if reg.get(k)]
-    if len(lines) < len(labels):
+    if not lines:
         lines.append(_("The address, phone number and opening hours of this registry are not "
                        "recorded here yet. Please confirm them by calling 12345 or asking the "
+                       "{place} civil affairs bureau.").format(place=place.name(i18n.current())))
+    elif len(lines) < len(labels):
+        lines.append(_("Before you go, you can confirm these by calling 12345 or asking the "
                        "{place} civil affairs bureau.").format(place=place.name(i18n.current())))
     return "\n".join(lines)
 

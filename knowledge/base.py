@@ -9,7 +9,7 @@ from pathlib import Path
 
 from knowledge.concepts import Concepts
 from knowledge.directory import Directory
-from knowledge.files import read_yaml
+from knowledge.files import layered, read_yaml, registries
 from knowledge.pinyin import PinyinConcepts, PinyinIndex, looks_pinyin
 from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
@@ -167,16 +167,26 @@ class KnowledgeBase:
                       best_weight=self.ranking.get("best_weight", 0.7))
 
     @classmethod
-    def load(cls, directory: Path = KNOWLEDGE_DIR) -> KnowledgeBase:
+    def load(cls, directory: Path = KNOWLEDGE_DIR, data: Path | None = None) -> KnowledgeBase:
+        """The shipped knowledge base in `directory`, with the operator's data (`data`,
+        BOT_DATA_DIR) layered over it: registry office details, service points, teams,
+        communities and villages, and what `directory import`/`disclosure import` wrote."""
         entries = [entry_from_data(raw, path.name)
                    for path in sorted((directory / "entries").glob("*.yaml"))
                    for raw in (read_yaml(path) or [])]
         places = read_yaml(directory / "places.yaml") or {}
-        for path in sorted((directory / "directory").glob("communities*.yaml")):
+        own = registries(data)
+        for district in places.get("districts") or ():
+            if str(district.get("id")) in own:
+                district["registry"] = {**(district.get("registry") or {}),
+                                        **own[str(district["id"])]}
+        for path in layered(directory / "directory", "communities*.yaml",
+                            data / "directory" if data else None):
             extra = (read_yaml(path) or {}).get("communities") or []
             places["communities"] = [*(places.get("communities") or []), *extra]
         gazetteer = Gazetteer.from_data(places)
-        book, new_places = load_villages(directory / "disclosure", gazetteer.places, read_yaml)
+        book, new_places = load_villages(directory / "disclosure", gazetteer.places, read_yaml,
+                                         data / "disclosure" if data else None)
         if new_places:  # villages not in places.yaml are recognised in questions too
             gazetteer = Gazetteer([*gazetteer.places.values(), *new_places])
         synonyms = Synonyms.from_data(read_yaml(directory / "synonyms.yaml"))
@@ -186,7 +196,8 @@ class KnowledgeBase:
                           tuple((a["button"], a["zh"], a["en"]) for a in t.get("actions") or ()))
                 for t in menu_data.get("topics", [])]
         ranking = {k: float(v) for k, v in (read_yaml(directory / "ranking.yaml") or {}).items()}
-        services = Directory.load(directory / "directory", gazetteer)
+        services = Directory.load(directory / "directory", gazetteer,
+                                  data / "directory" if data else None)
         return cls(entries, gazetteer, synonyms, menu, ranking, services, book,
                    SafetyCheck.load(directory), Concepts.load(directory))
 

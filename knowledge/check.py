@@ -9,7 +9,7 @@ import yaml
 
 from knowledge import directory as directory_check
 from knowledge.base import PLACE_KINDS, TOPICS, KnowledgeBase, entry_from_data
-from knowledge.files import read_yaml
+from knowledge.files import layered, read_yaml
 from knowledge.safety import KINDS, load_examples, model_is_stale
 from knowledge.text import normalise
 
@@ -20,8 +20,9 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 ALLOWED_PLACEHOLDERS = {"place", "office"}
 
 
-def check(directory: Path) -> tuple[list[str], list[str]]:
-    """Returns (errors, warnings). Errors make `kb check` exit non-zero."""
+def check(directory: Path, overlay: Path | None = None) -> tuple[list[str], list[str]]:
+    """Returns (errors, warnings) for the shipped knowledge base and the operator's data
+    layered over it. Errors make `kb check` exit non-zero."""
     errors: list[str] = []
     warnings: list[str] = []
     entries = []
@@ -42,7 +43,7 @@ def check(directory: Path) -> tuple[list[str], list[str]]:
     if errors:
         return errors, warnings
     try:
-        kb = KnowledgeBase.load(directory)
+        kb = KnowledgeBase.load(directory, overlay)
     except (yaml.YAMLError, KeyError, TypeError, ValueError, re.error) as exc:
         return [f"places/synonyms/menu/ranking file: {exc!r}"], warnings
     seen_ids: dict[str, str] = {}
@@ -91,7 +92,7 @@ def check(directory: Path) -> tuple[list[str], list[str]]:
         for eid, _zh, _en in topic.items:
             if eid not in ids:
                 errors.append(f"menu.yaml: topic {topic.id} names unknown entry {eid!r}")
-    errors += _check_villages(directory, kb)
+    errors += _check_villages(directory, kb, overlay)
     for level, message in directory_check.check(kb.directory):
         (errors if level == "error" else warnings).append(message)
     warnings += _self_retrieval(kb)
@@ -124,7 +125,7 @@ def _concepts_and_safety(directory: Path, kb: KnowledgeBase) -> list[str]:
     return out
 
 
-def _check_villages(directory: Path, kb: KnowledgeBase) -> list[str]:
+def _check_villages(directory: Path, kb: KnowledgeBase, data: Path | None = None) -> list[str]:
     """Disclosure rules and villages: every id resolves, every rule is usable."""
     out = []
     book = kb.villages
@@ -137,7 +138,8 @@ def _check_villages(directory: Path, kb: KnowledgeBase) -> list[str]:
             out.append(f"disclosure/rules.yaml: {rule.id}: unknown applies {rule.applies!r}")
         out += [f"disclosure/rules.yaml: {rule.id}: unknown item {i!r}" for i in rule.items
                 if i not in book.items]
-    for path in sorted((directory / "disclosure").glob("villages*.yaml")):
+    for path in layered(directory / "disclosure", "villages*.yaml",
+                        data / "disclosure" if data else None):
         for raw in (read_yaml(path) or {}).get("villages") or ():
             vid = str(raw.get("id", ""))
             if vid not in book.villages:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.areas import PlaceArea
-from knowledge.files import read_yaml
+from knowledge.files import layered, read_yaml
 from knowledge.places import Gazetteer, Place
 from knowledge.text import normalise
 
@@ -137,7 +137,9 @@ class Directory:
         self._lon = [math.radians(p.lon) for p in located]  # type: ignore[arg-type]
 
     @classmethod
-    def load(cls, folder: Path, gazetteer: Gazetteer) -> Directory:
+    def load(cls, folder: Path, gazetteer: Gazetteer,
+             overlay: Path | None = None) -> Directory:
+        """The shipped folder's files, then the operator's (`overlay`)."""
         types_data = read_yaml(folder / "types.yaml") if (folder / "types.yaml").exists() else {}
         types = [ServiceType(str(t["id"]), str(t["name_zh"]), str(t["name_en"]),
                              tuple(str(k) for k in t.get("keywords") or ()))
@@ -146,10 +148,10 @@ class Directory:
         dups: list[str] = []
         points: list[ServicePoint] = []
         teams: list[Team] = []
-        for path in sorted(folder.glob("services*.yaml")):
+        for path in layered(folder, "services*.yaml", overlay):
             for raw in (read_yaml(path) or {}).get("services") or ():
                 points.append(point_from_data(raw, path.name))
-        for path in sorted(folder.glob("teams*.yaml")):
+        for path in layered(folder, "teams*.yaml", overlay):
             for raw in (read_yaml(path) or {}).get("teams") or ():
                 teams.append(team_from_data(raw, path.name))
         for kind, items in (("service", points), ("team", teams)):

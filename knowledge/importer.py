@@ -23,7 +23,7 @@ import yaml
 from knowledge.base import KnowledgeBase
 from knowledge.directory import ID_SHAPE, LAT_RANGE, LON_RANGE, in_changsha
 from knowledge.directory import check as check_directory
-from knowledge.files import read_yaml
+from knowledge.files import layered, read_yaml
 from knowledge.places import Gazetteer, Place
 from knowledge.text import normalise
 
@@ -134,22 +134,25 @@ def _detect(keys: set[str]) -> str:
 class _Rows:
     """Validates rows against the places, types and ids defined outside the file it writes."""
 
-    def __init__(self, knowledge_dir: Path, kind: str, out_name: str, source: str) -> None:
+    def __init__(self, knowledge_dir: Path, kind: str, out_name: str, source: str,
+                 data_dir: Path | None = None) -> None:
         self.kind, self.source, self.seen = kind, source, dict[str, int]()  # id/name -> row
         folder = knowledge_dir / "directory"
+        overlay = data_dir / "directory" if data_dir else None
+        own = data_dir or knowledge_dir  # where the output goes: its old copy is replaced
         places: dict = read_yaml(knowledge_dir / "places.yaml") or {}
         self.taken = {str(p["id"]): "places.yaml" for p in [
             places["city"], *(places.get("districts") or ()), *(places.get("communities") or ())]}
-        for path in sorted(folder.glob("communities*.yaml")):
-            if path.name != out_name:
+        for path in layered(folder, "communities*.yaml", overlay):
+            if not (path.name == out_name and path.parent == own / "directory"):
                 extra = (read_yaml(path) or {}).get("communities") or []
                 places["communities"] = [*(places.get("communities") or []), *extra]
                 self.taken.update({str(c["id"]): path.name for c in extra})
         self.gazetteer = Gazetteer.from_data(places)
         if kind != "communities":  # ids of places are not ids of services or teams
             self.taken = {str(raw.get("id", "")): path.name
-                          for path in sorted(folder.glob(f"{kind}*.yaml"), reverse=True)
-                          if path.name != out_name
+                          for path in reversed(layered(folder, f"{kind}*.yaml", overlay))
+                          if not (path.name == out_name and path.parent == own / "directory")
                           for raw in (read_yaml(path) or {}).get(kind) or ()}
         types = (read_yaml(folder / "types.yaml") or {}).get("types") or []
         self.types = {_squash(str(word)): str(t["id"]) for t in reversed(types)
@@ -280,8 +283,10 @@ def _coordinates(lat_text: str, lon_text: str) -> tuple[float | None, float | No
     return lat, lon
 
 
-def import_csv(csv_path: Path, knowledge_dir: Path, kind: str | None = None) -> ImportReport:
-    """Imports a CSV export into knowledge_dir/directory/{kind}_imported.yaml.
+def import_csv(csv_path: Path, knowledge_dir: Path, kind: str | None = None, *,
+               data_dir: Path | None = None) -> ImportReport:
+    """Imports a CSV export into data_dir/directory/{kind}_imported.yaml (the operator's
+    data, BOT_DATA_DIR; without it, into knowledge_dir/directory/).
 
     `kind` is services, teams or communities; None = guess it from the header. Rows that fail
     validation are listed in the report; the others replace the previous import of that kind
@@ -311,9 +316,10 @@ def import_csv(csv_path: Path, knowledge_dir: Path, kind: str | None = None) -> 
                              f"{', '.join(missing)} (found: {', '.join(header)})")
     out_name = f"{kind}_imported.yaml"
     report = ImportReport(csv_path, kind, encoding, detected, len(data),
-                          ignored_columns=ignored, output=knowledge_dir / "directory" / out_name)
+                          ignored_columns=ignored,
+                          output=(data_dir or knowledge_dir) / "directory" / out_name)
     try:
-        rows = _Rows(knowledge_dir, kind, out_name, csv_path.name)
+        rows = _Rows(knowledge_dir, kind, out_name, csv_path.name, data_dir)
     except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise CsvImportError(f"the knowledge files do not load ({exc!r}); run "
                              "`python bot.py kb check` first") from exc
@@ -330,21 +336,23 @@ def import_csv(csv_path: Path, knowledge_dir: Path, kind: str | None = None) -> 
             report.rejected.append((number, str(exc)))
     report.accepted = len(accepted)
     if accepted:
-        _write_checked(report, accepted, knowledge_dir)
+        _write_checked(report, accepted, knowledge_dir, data_dir)
     return report
 
 
-def _errors(knowledge_dir: Path) -> list[str]:
+def _errors(knowledge_dir: Path, data_dir: Path | None = None) -> list[str]:
     try:
-        kb = KnowledgeBase.load(knowledge_dir)
+        kb = KnowledgeBase.load(knowledge_dir, data_dir)
     except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
         return [f"the knowledge base does not load: {exc!r}"]
     return [message for level, message in check_directory(kb.directory) if level == "error"]
 
 
-def _write_checked(report: ImportReport, rows: list[dict], knowledge_dir: Path) -> None:
+def _write_checked(report: ImportReport, rows: list[dict], knowledge_dir: Path,
+                   data_dir: Path | None = None) -> None:
     """Writes the file, then puts the previous one back if `kb check` finds new errors."""
-    output, before = report.output, set(_errors(knowledge_dir))
+    output, before = report.output, set(_errors(knowledge_dir, data_dir))
+    output.parent.mkdir(parents=True, exist_ok=True)
     old = output.read_bytes() if output.exists() else None
     when = datetime.now().astimezone().isoformat(timespec="seconds")
     hand = "places.yaml" if report.kind == "communities" else f"{report.kind}.yaml"
@@ -354,7 +362,7 @@ def _write_checked(report: ImportReport, rows: list[dict], knowledge_dir: Path) 
             f"# the spreadsheet and import it again, or put hand-written data in {hand}.\n"
             + yaml.safe_dump({report.kind: rows}, allow_unicode=True, sort_keys=False, width=1000))
     _atomic_write(output, text.encode("utf-8"))
-    after = _errors(knowledge_dir)
+    after = _errors(knowledge_dir, data_dir)
     report.check_errors = [e for e in after if e not in before or output.name in e]
     if report.check_errors and old is None:
         output.unlink()

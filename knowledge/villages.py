@@ -16,6 +16,7 @@ from typing import Any
 
 from core import i18n
 from core.areas import PlaceArea
+from knowledge.files import layered
 from knowledge.places import Place
 
 _KEY = re.compile(r"^(\d{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))$")
@@ -172,9 +173,10 @@ class DisclosureBook:
                          village.place.name_zh)
 
 
-def load(folder: Path, places: dict[str, Place],
-         read: Callable[[Path], Any]) -> tuple[DisclosureBook, list[Place]]:
-    """The book, and the new places (villages not in places.yaml) for the gazetteer."""
+def load(folder: Path, places: dict[str, Place], read: Callable[[Path], Any],
+         overlay: Path | None = None) -> tuple[DisclosureBook, list[Place]]:
+    """The book, and the new places (villages not in places.yaml) for the gazetteer; the
+    operator's village lists (`overlay`) after the shipped ones."""
     rules_data = read(folder / "rules.yaml") if (folder / "rules.yaml").exists() else {}
     rules_data = rules_data or {}
     items = [Item(str(i["id"]), str(i["name_zh"]), str(i["name_en"]))
@@ -187,7 +189,7 @@ def load(folder: Path, places: dict[str, Place],
     start = start if isinstance(start, date) else date.fromisoformat(str(start))
     villages: list[Village] = []
     new_places: list[Place] = []
-    for path in sorted(folder.glob("villages*.yaml")):
+    for path in layered(folder, "villages*.yaml", overlay):
         for raw in (read(path) or {}).get("villages") or ():
             vid = str(raw.get("id", ""))
             place = places.get(vid)

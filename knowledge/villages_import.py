@@ -32,7 +32,10 @@ YES = {"1", "y", "yes", "true", "是", "每月", "月"}
 NO = {"", "0", "n", "no", "false", "否", "每季度", "季度"}
 
 
-def import_villages(csv_path: Path, knowledge_dir: Path) -> ImportReport:
+def import_villages(csv_path: Path, knowledge_dir: Path,
+                    data_dir: Path | None = None) -> ImportReport:
+    """Import into data_dir/disclosure/ (the operator's data; without it, into the knowledge
+    folder itself)."""
     text, encoding = _decode(csv_path)
     records = _records(text)
     if not records:
@@ -49,10 +52,10 @@ def import_villages(csv_path: Path, knowledge_dir: Path) -> ImportReport:
             ignored.append(name or f"column {i + 1}")
     if "name_zh" not in columns.values():
         raise CsvImportError(f"{csv_path.name} has no village name column (村名 or name_zh)")
-    out = knowledge_dir / "disclosure" / OUT
+    out = (data_dir or knowledge_dir) / "disclosure" / OUT
     report = ImportReport(csv_path, "villages", encoding, False, len(data),
                           ignored_columns=ignored, output=out)
-    kb = KnowledgeBase.load(knowledge_dir)
+    kb = KnowledgeBase.load(knowledge_dir, data_dir)
     hand = {str(v.get("id")) for v in (read_yaml(knowledge_dir / "disclosure" / "villages.yaml")
                                        or {}).get("villages") or ()}
     rows: list[dict] = []
@@ -74,9 +77,10 @@ def import_villages(csv_path: Path, knowledge_dir: Path) -> ImportReport:
                 + yaml.safe_dump({"villages": rows}, allow_unicode=True, sort_keys=False,
                                  width=1000))
         old = out.read_bytes() if out.exists() else None
+        out.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(out, body.encode("utf-8"))
         try:
-            loaded = KnowledgeBase.load(knowledge_dir).villages.villages
+            loaded = KnowledgeBase.load(knowledge_dir, data_dir).villages.villages
             missing = [r["id"] for r in rows if r["id"] not in loaded]
             if missing:
                 raise ValueError(f"not loaded: {', '.join(missing)}")

@@ -29,7 +29,7 @@ def kb() -> KnowledgeBase:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(bot_db=tmp_path / "bot.sqlite3",
+    return Settings(bot_db=tmp_path / "bot.sqlite3", bot_data_dir=tmp_path / "data",
                     bot_admins=frozenset({ADMIN_ID, "console:admin"}))
 
 

@@ -83,6 +83,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
             if name.startswith(("TELEGRAM_", "BOT_")):
                 monkeypatch.delenv(name)
         monkeypatch.setenv("BOT_DB", str(tmp_path / "cli.sqlite3"))
+        monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
@@ -102,6 +103,7 @@ def run_process(args: list[str], *, stdin: str = "", tmp_path: Path) -> Result:
     """`python bot.py *args` as a real process."""
     e = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
     e["BOT_DB"] = str(tmp_path / "cli.sqlite3")
+    e["BOT_DATA_DIR"] = str(tmp_path / "data")
     r = subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], input=stdin,
                        capture_output=True, text=True, env=e, cwd=ROOT, timeout=60)
     return Result(r.returncode, r.stdout, r.stderr)
@@ -195,12 +197,15 @@ def test_directory_import_and_volunteers_export(run: Run, tmp_path: Path, test_k
     assert r.returncode == 0, r.stderr
     assert "1 imported" in r.stdout and "row 3" in r.stdout and "GB18030" in r.stdout
     assert run(["kb", "check"], env=env).returncode == 0
-    points = KnowledgeBase.load(kb_dir).directory.points
+    data = tmp_path / "data"  # the operator's data, apart from the knowledge files
+    assert (data / "directory" / "services_imported.yaml").exists()
+    assert not list(kb_dir.rglob("*_imported.yaml"))
+    points = KnowledgeBase.load(kb_dir, data).directory.points
     assert any(p.name_zh == "红星村日间照料中心" and p.lat == 28.13 for p in points.values())
 
     async def fill() -> None:
         s = settings.__class__(bot_db=tmp_path / "cli.sqlite3")
-        async with open_assistant(s, None, KnowledgeBase.load(kb_dir)) as a:
+        async with open_assistant(s, None, KnowledgeBase.load(kb_dir, data)) as a:
             await sign_up(a, "x1", "hongxing-elderly", name="甲")
             await sign_up(a, "x2", "wyh-culture", name="乙")
 
@@ -256,7 +261,8 @@ def test_disclosure_village_import(run: Run, tmp_path: Path, kb: KnowledgeBase) 
     assert "1 imported" in r.stdout and "row 3" in r.stdout and "row 4" in r.stdout
     assert run(["kb", "check"], env=env).returncode == 0
 
-    book = KnowledgeBase.load(kb_dir).villages
+    assert not list(kb_dir.rglob("villages_imported.yaml"))
+    book = KnowledgeBase.load(kb_dir, tmp_path / "data").villages
     (village,) = [v for v in book.villages.values() if v.name("zh") == "石坝村"]
     assert village.monthly_finance and village.township == "莲花镇"
     assert {r.id for r in book.rules_for(village)} == {"general", "finance_monthly"}

@@ -126,3 +126,21 @@ async def test_browse_by_buttons(dassistant):
         r = await a.handle(button("d5", forged))
         assert "sv:" not in payloads(r) or r[0].text, forged
         assert "测试" not in joined(r)
+
+
+async def test_operator_data_is_layered_over_the_shipped_knowledge(settings, clock, tmp_path):
+    """Registry details in BOT_DATA_DIR/registries.yaml reach the answer; the checkout's
+    knowledge files stay as shipped."""
+    from app import open_assistant  # noqa: PLC0415 - the shipped knowledge, this test only
+    from core.messages import Incoming, User  # noqa: PLC0415
+
+    data = settings.bot_data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "registries.yaml").write_text(
+        'registries:\n  yuelu: {address: "麓山路某号", phone: "0731-00000000"}\n',
+        encoding="utf-8")
+    async with open_assistant(settings, clock) as a:
+        (r, *_rest) = await a.handle(Incoming(User("console", "u", "zh-hans"), "u",
+                                              text="岳麓区婚姻登记处在哪"))
+    assert "麓山路某号" in r.text and "0731-00000000" in r.text
+    assert "暂未收录" not in r.text  # only what is missing is to be confirmed
