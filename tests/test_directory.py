@@ -144,3 +144,13 @@ async def test_operator_data_is_layered_over_the_shipped_knowledge(settings, clo
                                               text="岳麓区婚姻登记处在哪"))
     assert "麓山路某号" in r.text and "0731-00000000" in r.text
     assert "暂未收录" not in r.text  # only what is missing is to be confirmed
+
+
+async def test_service_answers_are_one_message(settings, clock):
+    from app import open_assistant  # noqa: PLC0415 - the shipped knowledge, this test only
+    from core.messages import Incoming, User  # noqa: PLC0415
+
+    async with open_assistant(settings, clock) as a:
+        for q in ("马王街社区老年人服务", "雨花区有什么养老服务"):
+            r = await a.handle(Incoming(User("console", "u", "zh-hans"), "u", text=q))
+            assert len(r) == 1 and r[0].buttons, q
