@@ -26,7 +26,7 @@ from storage.inbox import InboxRepo, InboxRow
 from storage.outbox import OutboxRepo, OutRow
 
 log = logging.getLogger(__name__)
-BATCH = 8  # updates handled in one transaction
+BATCH = 32  # updates handled in one transaction
 SEND_BATCH = 200
 CHATS_IN_FLIGHT = 8  # chats served at once (8 x ~100 ms a send is above Telegram's 30/s)
 MAX_BACKOFF = 60.0  # seconds between attempts after timeouts and 5xx, at most
