@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,15 +77,8 @@ class Pipeline:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Handle pending updates until `stop`; woken by `wake()` (new updates written)."""
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("handling the %s inbox failed; trying again", self.channel)
-                await asyncio.sleep(1.0)
-                continue
-            await _wait(self._wake, stop, 5.0)
+        await _keep_running(f"handling the {self.channel} inbox", self.drain, self._wake, stop,
+                            _five_seconds)
 
     async def drain(self) -> int:
         """Handle everything pending now; returns how many updates."""
@@ -171,16 +164,9 @@ class Sender:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop`, then once more what is due (a clean stop sends what it can)."""
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("delivering the %s outbox failed; trying again", self.channel)
-                await asyncio.sleep(1.0)
-                continue
-            await _wait(self._wake, stop, await self._idle_for())
+        """Deliver until `stop` (the channel sends what is due once more as it stops)."""
+        await _keep_running(f"delivering the {self.channel} outbox", self.flush, self._wake,
+                            stop, self._idle_for)
 
     async def _idle_for(self) -> float:
         nxt = await self._outbox.next_due(self.channel)
@@ -289,6 +275,25 @@ class Sender:
                     row.chat_id, exc, delay)
         await self._outbox.retry_at(row.id, now + timedelta(seconds=delay), str(exc))
         return False
+
+
+async def _keep_running(what: str, step: Callable[[], Awaitable[int]], wake: asyncio.Event,
+                        stop: asyncio.Event, idle: Callable[[], Awaitable[float]]) -> None:
+    """Run `step` until `stop`; between runs wait for `wake` or `idle()` seconds. A failing
+    step is logged and tried again a second later."""
+    while not stop.is_set():
+        wake.clear()
+        try:
+            await step()
+        except Exception:
+            log.exception("%s failed; trying again", what)
+            await asyncio.sleep(1.0)
+            continue
+        await _wait(wake, stop, await idle())
+
+
+async def _five_seconds() -> float:
+    return 5.0
 
 
 async def _wait(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:

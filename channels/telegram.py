@@ -237,13 +237,9 @@ class TelegramChannel:
 
     # --- sending --------------------------------------------------------------------------
     async def deliver(self, chat_id: str, reply: Reply) -> None:
-        """Transport: one attempt for one reply from the outbox (its sender retries)."""
-        try:
-            await self._send_one(int(chat_id), reply, flood_retries=None, attempts=1)
-        except DeliveryError:
-            raise
-        except RetryAfter as exc:
-            raise DeliveryError(str(exc), retry_after=_seconds(exc.retry_after)) from exc
+        """Transport: one attempt for one reply from the outbox (its sender retries). Every
+        failure arrives as a DeliveryError (`_retry` translates them)."""
+        await self._send_one(int(chat_id), reply, flood_retries=None, attempts=1)
 
     async def notify(self, external_id: str, replies: list[Reply]) -> None:
         """Notifier: a message the bot starts itself, to a user's private chat. Raises
