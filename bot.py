@@ -1,6 +1,7 @@
 """Entry point and composition root: settings, storage, knowledge base, channels; and the CLI.
 
-    python bot.py                 Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat
+    python bot.py                 every configured channel (Telegram, WeChat) and the web server;
+                                  the console chat when none is configured
     python bot.py chat            the console chat
     python bot.py ask QUESTION    one answer (`ask --json -` reads questions from stdin)
     python bot.py kb check        validate knowledge/
@@ -9,6 +10,7 @@
     python bot.py volunteers export --area AREA --format csv|xlsx -o FILE
     python bot.py reminders list|show|add-special|add|leads|on|off   inspection reminders
     python bot.py disclosure import FILE.csv   load an operator's list of villages
+    python bot.py wechat menu     publish the topic menu as the Official Account's custom menu
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 import cli
 from app import open_assistant, open_runtime
@@ -41,18 +44,59 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def run_telegram(settings: Settings) -> None:
+async def run_channels(settings: Settings) -> None:
+    """Every configured channel in this process, behind one web server: Telegram (polling, or
+    its webhook), WeChat; the reminder scheduler once all of them can send."""
     # python-telegram-bot takes about a quarter of a second to import, which `ask` and
-    # `kb check` need not pay.
+    # `kb check` need not pay; the WeChat channel is imported with it, only when it runs.
     from channels.telegram import TelegramChannel, build_application  # noqa: PLC0415
+    from channels.web import WebServer  # noqa: PLC0415 - aiohttp, only for the channels
+    from channels.wechat import WeChatChannel  # noqa: PLC0415 - httpx, defusedxml, AES
 
     async with open_runtime(settings) as runtime:
         assistant = runtime.assistant
         assistant.kb.ranker  # noqa: B018 - build the index now, not at the first question
-        channel = TelegramChannel(runtime, settings, build_application(settings))
+        channels: dict[str, TelegramChannel | WeChatChannel] = {}
+        if settings.telegram_bot_token:
+            channels["telegram"] = TelegramChannel(runtime, settings,
+                                                   build_application(settings))
+        if settings.wechat_token:
+            channels["wechat"] = WeChatChannel(runtime, settings)
+        running: dict[str, bool] = dict.fromkeys(channels, False)
+        server = WebServer(settings.bot_http_host, settings.bot_http_port, runtime.db,
+                           [c.routes for c in channels.values()], lambda: dict(running))
         scheduler = ReminderScheduler(assistant.reminders)
-        await channel.run(_stop_event(), on_started=scheduler.start,
-                          before_stop=scheduler.stop)
+        stop, inner = _stop_event(), asyncio.Event()
+        scheduler_stopped: asyncio.Task[None] | None = None
+
+        def started(name: str) -> Callable[[], Awaitable[None]]:
+            async def hook() -> None:
+                running[name] = True
+                if all(running.values()):
+                    await scheduler.start()
+            return hook
+
+        async def before_stop() -> None:  # the first channel to stop stops the scheduler
+            nonlocal scheduler_stopped
+            if scheduler_stopped is None:
+                scheduler_stopped = asyncio.ensure_future(scheduler.stop())
+            await scheduler_stopped
+
+        await server.start()
+        tasks = [asyncio.ensure_future(c.run(inner, on_started=started(name),
+                                             before_stop=before_stop))
+                 for name, c in channels.items()]
+        try:
+            waiting = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiting, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+        finally:
+            await server.stop()  # no new requests; those in flight were answered
+            inner.set()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for name, result in zip(channels, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("the %s channel stopped", name, exc_info=result)
     log.info("stopped; database closed")
 
 
@@ -85,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    console = args.cmd == "chat" or (args.cmd in (None, "run") and not settings.telegram_bot_token)
+    console = args.cmd == "chat" or (args.cmd in (None, "run") and not _channels(settings))
     log_file = settings.bot_db.parent / "console.log" if console else None
     try:
-        setup_logging(settings.bot_log_level, [settings.telegram_bot_token or ""], log_file)
+        setup_logging(settings.bot_log_level, settings.secrets(), log_file)
     except OSError as exc:
         print(f"configuration error: cannot write the log {log_file}: {exc}", file=sys.stderr)
         return 2
@@ -108,10 +152,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd in ADMIN_COMMANDS:
         with i18n.use("en"):  # the command line speaks English (exports take --lang)
             return _admin(args, settings)
-    if args.cmd == "chat" or (args.cmd in (None, "run") and not settings.telegram_bot_token):
+    if args.cmd == "chat" or (args.cmd in (None, "run") and not _channels(settings)):
         return asyncio.run(run_console(settings, getattr(args, "lang", None)))
-    asyncio.run(run_telegram(settings))
+    if args.cmd == "wechat":
+        return asyncio.run(cli.cmd_wechat(settings, args))
+    try:
+        asyncio.run(run_channels(settings))
+    except OSError as exc:  # the web server's port is taken, say
+        print(f"cannot start: {exc} (BOT_HTTP_HOST, BOT_HTTP_PORT)", file=sys.stderr)
+        return 2
     return 0
+
+
+def _channels(settings: Settings) -> bool:
+    return bool(settings.telegram_bot_token or settings.wechat_token)
 
 
 ADMIN_COMMANDS = ("kb", "users", "directory", "volunteers", "reminders", "disclosure")

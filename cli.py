@@ -196,6 +196,38 @@ def cmd_disclosure(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.written else 1
 
 
+async def cmd_wechat(settings: Settings, args: argparse.Namespace) -> int:
+    """Publish knowledge/menu.yaml as the Official Account's custom menu (menu/create)."""
+    # The WeChat channel (httpx, defusedxml, cryptography) is only imported by the commands
+    # that use it; `ask` and `kb check` start without it.
+    import httpx  # noqa: PLC0415
+
+    from channels.wechat import WeChatApi, WeChatError, menu, publish_menu  # noqa: PLC0415 - same
+    from storage.db import open_database  # noqa: PLC0415 - only this command opens it here
+    from storage.wechat import WeChatRepo  # noqa: PLC0415 - with the channel
+
+    kb = KnowledgeBase.load(settings.bot_knowledge_dir, settings.bot_data_dir)
+    if args.dry_run:
+        print(json.dumps(menu(kb), ensure_ascii=False, indent=2))
+        return 0
+    if not (settings.wechat_app_id and settings.wechat_app_secret):
+        print("error: set WECHAT_APP_ID and WECHAT_APP_SECRET", file=sys.stderr)
+        return 2
+    db = await open_database(settings.bot_db)
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            api = WeChatApi(settings, WeChatRepo(db), http)
+            body = await publish_menu(api, kb)
+    except WeChatError as exc:
+        print(f"error: WeChat refused the menu: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+    print(json.dumps(body, ensure_ascii=False, indent=2))
+    print("published; WeChat shows it to followers within about five minutes")
+    return 0
+
+
 async def cmd_volunteers(settings: Settings, args: argparse.Namespace) -> int:
     """Export the sign-ups of an area (or `all`) as CSV or XLSX."""
     async with open_assistant(settings) as a:
@@ -283,7 +315,7 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bot.py", description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd")
-    sub.add_parser("run", help="Telegram if a token is set, else the console chat")
+    sub.add_parser("run", help="every configured channel, else the console chat")
     chat = sub.add_parser("chat", help="the console chat")
     chat.add_argument("--lang", choices=i18n.LANGUAGES)
     ask = sub.add_parser("ask", help="answer one question (or '-' for one per stdin line)")
@@ -331,4 +363,8 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
     dsub2 = dis.add_subparsers(dest="disclosure_cmd", required=True)
     di2 = dsub2.add_parser("import", help="load a CSV list of villages (UTF-8 or GB18030)")
     di2.add_argument("file")
+    wx = sub.add_parser("wechat", help="the WeChat Official Account")
+    wsub = wx.add_subparsers(dest="wechat_cmd", required=True)
+    wm = wsub.add_parser("menu", help="publish the topic menu as the account's custom menu")
+    wm.add_argument("--dry-run", action="store_true", help="print the menu, publish nothing")
     return p

@@ -46,6 +46,7 @@ class Bot:
 
     def __init__(self, api: FakeBotAPI, db: Path) -> None:
         self.env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url,
+           "BOT_HTTP_PORT": "0",
                     "BOT_DB": str(db), "BOT_LOG_LEVEL": "ERROR"}
         self.api = api
         self.proc: subprocess.Popen[bytes] | None = None

@@ -106,6 +106,7 @@ async def bench_process(db: Path) -> tuple[float, int, float]:
     """RSS of `python bot.py` (Telegram mode) after start; its exit code and time on SIGTERM."""
     async with FakeBotAPI() as api:
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url,
+           "BOT_HTTP_PORT": "0",
                "BOT_DB": str(db), "BOT_LOG_LEVEL": "WARNING"}
         # the bot as a real process (Popen returns at once; the fake API runs in this loop)
         proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py")],  # noqa: ASYNC220

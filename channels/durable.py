@@ -31,6 +31,7 @@ SEND_BATCH = 200
 CHATS_IN_FLIGHT = 8  # chats served at once (8 x ~100 ms a send is above Telegram's 30/s)
 MAX_BACKOFF = 60.0  # seconds between attempts after timeouts and 5xx, at most
 Reader = Callable[[InboxRow], Incoming | None]  # None: nothing to answer (group chatter)
+Handle = Callable[[Incoming], Awaitable[list[Reply]]]
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,18 @@ class Pipeline:
 
     def __init__(self, channel: str, *, db: Database, inbox: InboxRepo, outbox: OutboxRepo,
                  assistant: Assistant, read: Reader, on_written: Callable[[], None],
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, handle: Handle | None = None,
+                 hold: timedelta | None = None,
+                 on_handled: Callable[[list[InboxRow]], None] | None = None) -> None:
+        """`handle`: the channel's way into the core (default: the assistant's; WeChat
+        translates numbered choices there); `hold`: replies wait this long after their
+        message was received (WeChat's request may take the first one); `on_handled`: told
+        of each committed batch."""
         self.channel = channel
         self._db, self._inbox, self._outbox = db, inbox, outbox
         self._assistant, self._read, self._on_written = assistant, read, on_written
+        self._handle_one: Handle = handle or assistant.handle
+        self._hold, self._on_handled = hold, on_handled
         self._clock = clock or SystemClock()  # delivery time, not the business clock
         self._wake = asyncio.Event()
         self.handled = 0
@@ -97,13 +106,15 @@ class Pipeline:
             total += len(rows)
             self.handled += len(rows)
             self._on_written()
+            if self._on_handled is not None:
+                self._on_handled(rows)
         return total
 
     async def _handle(self, rows: list[InboxRow]) -> None:
         """Handle rows inside the caller's unit of work; their replies and their marks are
         written together at the end (two statements for the whole batch)."""
         now = self._clock.now()
-        replies: list[tuple[str, Reply]] = []
+        replies: list[tuple[str, Reply, int | None, datetime]] = []
         outcomes: list[tuple[int, str]] = []
         for row in rows:
             try:
@@ -116,11 +127,14 @@ class Pipeline:
             if msg is None:
                 outcomes.append((row.id, "ignored"))
                 continue
-            replies += [(msg.chat_id, r) for r in await self._assistant.handle(msg)]
+            at = now
+            if self._hold is not None and row.received_at:
+                at = datetime.fromisoformat(row.received_at) + self._hold
+            replies += [(msg.chat_id, r, row.id, at) for r in await self._handle_one(msg)]
             outcomes.append((row.id, "handled"))
         if self._db.poisoned:  # a handler's statement failed: none of this may stay
             raise Poisoned("a statement failed while handling")
-        await self._outbox.enqueue_many(self.channel, replies, now)
+        await self._outbox.enqueue_answers(self.channel, replies, now)
         await self._inbox.done_many(outcomes, now)
 
     async def _handle_alone(self, row: InboxRow) -> None:
@@ -133,7 +147,8 @@ class Pipeline:
                 now = self._clock.now()
                 msg = _read_quietly(self._read, row)
                 if msg is not None:
-                    await self._outbox.enqueue(self.channel, msg.chat_id, [apology()], now)
+                    await self._outbox.enqueue_answers(
+                        self.channel, [(msg.chat_id, apology(), row.id, now)], now)
                 await self._inbox.done_many([(row.id, "failed")], now)
 
 
@@ -152,7 +167,7 @@ class Sender:
         self._wake = asyncio.Event()
         self._paused_until: datetime | None = None
         self._chats = asyncio.Semaphore(CHATS_IN_FLIGHT)
-        self.sent = self.expired = self.retried = self.refused = 0
+        self.sent = self.expired = self.retried = self.refused = self.undeliverable = 0
         # Sent rows are marked by one task, a batch per transaction (group commit): under
         # load many marks share a commit, when quiet each is written at once. A chat's next
         # send waits for its mark, so at most CHATS_IN_FLIGHT rows are ever sent and not yet
@@ -256,6 +271,12 @@ class Sender:
         if exc.blocked:
             log.info("%s chat %s blocked the bot; a reply is dropped", self.channel, row.chat_id)
             await self._outbox.finish(row.id, "blocked", now, str(exc)[:200])
+            return True
+        if exc.undeliverable:
+            self.undeliverable += 1
+            log.info("a %s message to chat %s cannot be delivered now (%s); kept as "
+                     "undeliverable", self.channel, row.chat_id, exc)
+            await self._outbox.finish(row.id, "undeliverable", now, str(exc)[:200])
             return True
         if exc.refused:
             self.refused += 1

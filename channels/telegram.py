@@ -7,11 +7,13 @@ import functools
 import json
 import logging
 import os
+import secrets
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from aiohttp import web
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -165,7 +167,35 @@ class TelegramChannel:
                                  read=self.read, on_written=self.sender.wake)
         self._spinners: set[asyncio.Task[None]] = set()
         self._menus: dict[str, tuple[str, str]] = {}  # external id -> (role, lang) of its menu
+        self.webhook = settings.telegram_webhook_url  # None: long polling
+        self.running = False
         self.assistant.outbox.register(CHANNEL, self)
+
+    # --- receiving by webhook -------------------------------------------------------------
+    def routes(self, app: web.Application) -> None:
+        if self.webhook:
+            app.router.add_post("/telegram", self.on_webhook)
+
+    async def on_webhook(self, request: web.Request) -> web.Response:
+        """An update Telegram posts: refused (403) without the secret set with setWebhook;
+        written to the inbox before Telegram hears 200, so that nothing is lost."""
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        secret = self.settings.telegram_webhook_secret or ""
+        if not secret or not secrets.compare_digest(given.encode(), secret.encode()):
+            log.warning("a Telegram webhook request without the right secret was refused")
+            return web.Response(status=403, text="forbidden")
+        try:
+            update = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="not JSON")
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return web.Response(status=400, text="not an update")
+        await self.inbox.receive(CHANNEL, [(str(update["update_id"]),
+                                            json.dumps(update, ensure_ascii=False))],
+                                 SystemClock().now())
+        self.pipeline.wake()
+        self._stop_spinner(update)
+        return web.Response(text="ok")
 
     # --- receiving ------------------------------------------------------------------------
     async def poll(self, stop: asyncio.Event, *, poll_timeout: int = 10,
@@ -352,12 +382,22 @@ class TelegramChannel:
         async with self.app:  # getMe; the bot's HTTP client
             await self.set_commands()
             inner = asyncio.Event()  # the pipeline and sender stop after the poller
-            poller = asyncio.ensure_future(self.poll(stop, poll_timeout=poll_timeout,
-                                                     interval=poll_interval))
+            poller: asyncio.Future[Any]
+            if self.webhook:
+                await self.app.bot.set_webhook(
+                    self.webhook, secret_token=self.settings.telegram_webhook_secret,
+                    allowed_updates=list(ALLOWED_UPDATES))
+                poller = asyncio.ensure_future(stop.wait())
+                log.info("telegram webhook set for @%s", self.app.bot.username)
+            else:
+                await self.app.bot.delete_webhook()  # getUpdates is refused while one is set
+                poller = asyncio.ensure_future(self.poll(stop, poll_timeout=poll_timeout,
+                                                         interval=poll_interval))
+                log.info("telegram polling started as @%s", self.app.bot.username)
             workers = [asyncio.ensure_future(self.pipeline.run(inner)),
                        asyncio.ensure_future(self.sender.run(inner)),
                        asyncio.ensure_future(self._keep_menus(inner))]
-            log.info("telegram polling started as @%s", self.app.bot.username)
+            self.running = True
             try:
                 if on_started is not None:
                     await on_started()
@@ -376,6 +416,7 @@ class TelegramChannel:
                     log.warning("stopping with replies still queued; they go at the next start")
                 for task in list(self._spinners):
                     task.cancel()
+                self.running = False
 
     async def _keep_menus(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

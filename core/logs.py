@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+_ACCESS_TOKEN = re.compile(r"(access_token=)[^&\s\"']+")  # WeChat's, in a URL
 # Mainland mobile numbers (personal data) are masked in every log line: 138****8000.
 _MOBILE = re.compile(r"(?<![\d])(\+?86[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
 
@@ -24,6 +25,7 @@ class RedactingFormatter(logging.Formatter):
 
 def redact(text: str, secrets: list[str]) -> str:
     text = _TOKEN_SHAPE.sub("<token>", text)
+    text = _ACCESS_TOKEN.sub(r"\1<token>", text)
     text = _MOBILE.sub(r"\2****\3", text)
     for secret in secrets:
         text = text.replace(secret, "<token>")

@@ -64,19 +64,24 @@ class Reply:
     # A button that opens the user's private chat with the bot, starting it with this
     # parameter (Telegram: a t.me deep link); channels that are always private ignore it.
     private_link: str | None = None
+    multi: bool = False  # the buttons are choices of which several may be picked, then "Done"
 
 
 class DeliveryError(Exception):
     """A message did not reach the user. `blocked`: they blocked the bot (403); `refused`: the
     platform refused this message and would refuse it again (400); `retry_after`: a flood wait
-    the platform asked for, in seconds. Otherwise (timeouts, 5xx) trying later may work."""
+    the platform asked for, in seconds; `undeliverable`: the platform allows no message to
+    this user now (WeChat: outside the customer-service window, no template message), kept
+    for the administrators' count, not retried. Otherwise (timeouts, 5xx) trying later may
+    work."""
 
     def __init__(self, message: str, *, blocked: bool = False, refused: bool = False,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, undeliverable: bool = False) -> None:
         super().__init__(message)
         self.blocked = blocked
         self.refused = refused
         self.retry_after = retry_after
+        self.undeliverable = undeliverable
 
 
 class Transport(Protocol):

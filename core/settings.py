@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -38,6 +39,18 @@ class Settings:
     reminder_quiet_hours: str = "22:00-08:00"
     reminder_grace_hours: int = 24
     reminder_escalate_days: int = 2
+    # One web server carries the webhook routes (/wechat, /telegram) and /healthz.
+    bot_http_host: str = "127.0.0.1"
+    bot_http_port: int = 8080
+    telegram_webhook_url: str | None = None  # the public URL of /telegram: webhook, not polling
+    telegram_webhook_secret: str | None = None
+    wechat_token: str | None = None  # the WeChat Official Account channel runs when set
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_aes_key: str | None = None  # the EncodingAESKey: safe mode (encrypted messages)
+    wechat_aes_key_previous: str | None = None  # accepted too while the key is being changed
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_template_notice: str | None = None  # template id for notices outside the window
 
     @property
     def tz(self) -> ZoneInfo:
@@ -49,17 +62,26 @@ class Settings:
             return True
         return f"{channel}:{external_id}" in self.bot_admins
 
+    def secrets(self) -> list[str]:
+        """Values no log line may show."""
+        return [v for name in SECRETS if (v := getattr(self, name))]
+
     def redacted(self) -> dict[str, str]:
         """The settings as text, with the token hidden (logged at start)."""
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "telegram_bot_token":
+            if f.name in SECRETS:
                 value = "(set)" if value else "(not set)"
             elif isinstance(value, frozenset):
                 value = ",".join(sorted(value))
             out[f.name.upper()] = str(value)
         return out
+
+
+SECRETS = ("telegram_bot_token", "telegram_webhook_secret", "wechat_token",
+           "wechat_app_secret", "wechat_aes_key", "wechat_aes_key_previous")
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 def _parse(name: str, raw: object) -> object:
@@ -68,6 +90,16 @@ def _parse(name: str, raw: object) -> object:
         return frozenset(str(i).strip() for i in items if str(i).strip())
     if name in ("bot_db", "bot_knowledge_dir", "bot_data_dir"):
         return Path(str(raw)).expanduser()
+    if name == "bot_http_port":
+        port = int(raw)  # type: ignore[call-overload]
+        if not 0 <= port <= 65535:
+            raise ValueError("BOT_HTTP_PORT must be a port number (0 to 65535)")
+        return port
+    if name == "telegram_webhook_secret" and not _WEBHOOK_SECRET.match(str(raw)):
+        raise ValueError("TELEGRAM_WEBHOOK_SECRET: 1 to 256 of A-Z a-z 0-9 _ -")
+    if name in ("wechat_aes_key", "wechat_aes_key_previous") and not re.fullmatch(
+            r"[A-Za-z0-9+/]{43}", str(raw)):
+        raise ValueError(f"{name.upper()} must be the 43-character EncodingAESKey")
     if name == "telegram_max_rate":
         return float(raw)  # type: ignore[arg-type]
     if name in ("volunteer_retention_days", "reminder_grace_hours", "bot_reply_max_age_hours",
@@ -103,8 +135,19 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         settings = Settings(**parsed)  # type: ignore[arg-type]
         settings.tz  # noqa: B018 - validate the zone now, not at first use
         parse_quiet(settings.reminder_quiet_hours)
+        _check_channels(settings)
     except ZoneInfoNotFoundError as exc:
         raise SettingsError(f"unknown time zone: {values.get('bot_timezone')}") from exc
     except (TypeError, ValueError) as exc:
         raise SettingsError(str(exc)) from exc
     return settings
+
+
+def _check_channels(settings: Settings) -> None:
+    if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
+        raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET (anyone could post "
+                         "updates otherwise)")
+    if settings.telegram_webhook_url and not settings.telegram_webhook_url.startswith("https://"):
+        raise ValueError("TELEGRAM_WEBHOOK_URL must be an https:// URL")
+    if settings.wechat_token and not (settings.wechat_app_id and settings.wechat_app_secret):
+        raise ValueError("WECHAT_TOKEN needs WECHAT_APP_ID and WECHAT_APP_SECRET")

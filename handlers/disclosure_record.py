@@ -85,7 +85,7 @@ def ask_items(app: App, village: Village, chosen: list[str]) -> Reply:
     rows += ((Button(_("Done"), Item("done").pack()),),)
     return Reply(_("Recording a disclosure for {village}.\nWhich items were published? Choose one "
                    "or more, then press Done. (/cancel stops.)").format(
-                       village=village.name(lang)), buttons=rows)
+                       village=village.name(lang)), buttons=rows, multi=True)
 
 
 def ask_period(today: date) -> Reply:

@@ -133,7 +133,7 @@ def ask_when(chosen: list[str]) -> Reply:
                  for s in SLOTS)
     rows += ((Button(_("Done"), Availability("done").pack()),),)
     return Reply(_("Step 3 of 4: when can you help? Choose one or more, then press Done."),
-                 buttons=rows)
+                 buttons=rows, multi=True)
 
 
 def ask_consent(app: App, team: Team) -> Reply:

@@ -14,6 +14,7 @@ class InboxRow:
     id: int
     key: str
     body: str
+    received_at: str = ""
 
 
 class InboxRepo:
@@ -35,10 +36,19 @@ class InboxRepo:
     async def pending(self, channel: str, limit: int = 64) -> list[InboxRow]:
         """Received and not yet handled, oldest first."""
         async with self._db.read() as conn, conn.execute(
-            "SELECT id, key, body FROM inbox WHERE channel = ? AND handled_at IS NULL "
-            "ORDER BY id LIMIT ?", (channel, limit),
+            "SELECT id, key, body, received_at FROM inbox WHERE channel = ? "
+            "AND handled_at IS NULL ORDER BY id LIMIT ?", (channel, limit),
         ) as cur:
-            return [InboxRow(r["id"], r["key"], r["body"] or "") for r in await cur.fetchall()]
+            return [InboxRow(r["id"], r["key"], r["body"] or "", r["received_at"])
+                    for r in await cur.fetchall()]
+
+    async def find(self, channel: str, key: str) -> tuple[int, bool] | None:
+        """(row id, handled yet) of a received key."""
+        async with self._db.read() as conn, conn.execute(
+            "SELECT id, handled_at FROM inbox WHERE channel = ? AND key = ?", (channel, key),
+        ) as cur:
+            row = await cur.fetchone()
+        return (int(row["id"]), row["handled_at"] is not None) if row else None
 
     async def done_many(self, outcomes: Sequence[tuple[int, str]], now: datetime) -> None:
         """(row id, outcome) handled, inside the unit of work that handled them; the bodies

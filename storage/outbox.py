@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +31,8 @@ def reply_to_json(reply: Reply) -> str:
         data["image"] = base64.b64encode(reply.image).decode()
     if reply.private_link is not None:
         data["private_link"] = reply.private_link
+    if reply.multi:
+        data["multi"] = True
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -48,7 +50,7 @@ def reply_from_json(body: str) -> Reply:
         location=(loc[0], loc[1]) if loc else None,
         ask=ask[0], ask_label=ask[1], clear_keyboard=bool(data.get("clear_keyboard")),
         photo=data.get("photo"), image=base64.b64decode(image) if image else None,
-        private_link=data.get("private_link"),
+        private_link=data.get("private_link"), multi=bool(data.get("multi")),
     )
 
 
@@ -59,6 +61,7 @@ class OutRow:
     reply: Reply
     created_at: str
     attempts: int
+    inbox_id: int | None = None  # the message it answers; None for a notice
 
 
 class OutboxRepo:
@@ -73,21 +76,68 @@ class OutboxRepo:
     async def enqueue_many(self, channel: str, replies: Sequence[tuple[str, Reply]],
                            now: datetime) -> None:
         """Queue (chat id, reply) pairs, in order."""
+        await self.enqueue_answers(channel, [(c, r, None, now) for c, r in replies], now)
+
+    async def enqueue_answers(
+        self, channel: str, replies: Sequence[tuple[str, Reply, int | None, datetime]],
+        now: datetime,
+    ) -> None:
+        """Queue (chat id, reply, inbox id of the message it answers, not before) rows."""
         if not replies:
             return
         stamp = ts(now)
         async with self._db.transaction() as conn:
             await conn.executemany(
-                "INSERT INTO outbox (channel, chat_id, body, created_at, next_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(channel, chat_id, reply_to_json(r), stamp, stamp) for chat_id, r in replies])
+                "INSERT INTO outbox (channel, chat_id, body, created_at, next_at, inbox_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(channel, chat_id, reply_to_json(r), stamp, ts(max(at, now)), inbox_id)
+                 for chat_id, r, inbox_id, at in replies])
+
+    async def take_answer(self, inbox_id: int, now: datetime,
+                          takes: Callable[[Reply], bool] | None = None) -> OutRow | None:
+        """The first reply to a message, marked sent, for the caller to send in the HTTP
+        response (WeChat's passive reply); the message's other replies may go at once. None
+        when nothing is pending (no reply, or the sender or another request took it) or the
+        first reply is not one `takes` accepts (then all go through the sender)."""
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "SELECT id, chat_id, body, created_at, attempts FROM outbox "
+                "WHERE inbox_id = ? AND status = 'pending' ORDER BY id LIMIT 1", (inbox_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            reply = reply_from_json(row["body"])
+            if takes is not None and not takes(reply):
+                await conn.execute(
+                    "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending'",
+                    (ts(now), inbox_id))
+                return None
+            cur2 = await conn.execute(
+                "UPDATE outbox SET status = 'sent', done_at = ?, body = NULL, "
+                "attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
+                (ts(now), row["id"]))
+            if cur2.rowcount != 1:
+                return None
+            await conn.execute(
+                "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending'",
+                (ts(now), inbox_id))
+        return OutRow(row["id"], row["chat_id"], reply, row["created_at"], row["attempts"],
+                      inbox_id)
+
+    async def release_answers(self, inbox_id: int, now: datetime) -> None:
+        """A message's replies go through the sender now (its request gave up waiting)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending' "
+                "AND next_at > ?", (ts(now), inbox_id, ts(now)))
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutRow]:
         """Pending rows that may go now, oldest first: a row waits while an older row to the
         same chat is still waiting (replies arrive in the order they were written)."""
         stamp = ts(now)
         async with self._db.read() as conn, conn.execute(
-            "SELECT o.id, o.chat_id, o.body, o.created_at, o.attempts FROM outbox o "
+            "SELECT o.id, o.chat_id, o.body, o.created_at, o.attempts, o.inbox_id FROM outbox o "
             "WHERE o.channel = ? AND o.status = 'pending' AND o.next_at <= ? AND NOT EXISTS ("
             " SELECT 1 FROM outbox p WHERE p.channel = o.channel AND p.chat_id = o.chat_id"
             " AND p.status = 'pending' AND p.id < o.id AND p.next_at > ?) "
@@ -95,7 +145,7 @@ class OutboxRepo:
         ) as cur:
             rows = await cur.fetchall()
         return [OutRow(r["id"], r["chat_id"], reply_from_json(r["body"]), r["created_at"],
-                       r["attempts"]) for r in rows]
+                       r["attempts"], r["inbox_id"]) for r in rows]
 
     async def next_due(self, channel: str) -> str | None:
         """When the earliest pending row may go (None: nothing pending)."""

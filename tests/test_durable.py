@@ -151,6 +151,7 @@ async def test_sigkill_in_a_burst_loses_no_question(api, tmp_path):
     restart every question is answered. What a kill may repeat is bounded: the replies in
     flight (sent, not yet marked), at most CHATS_IN_FLIGHT a kill."""
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url,
+           "BOT_HTTP_PORT": "0",
            "BOT_DB": str(tmp_path / "k.sqlite3"), "BOT_LOG_LEVEL": "WARNING"}
     users = range(1000, 1060)
     loop = asyncio.get_running_loop()

@@ -244,6 +244,7 @@ async def test_bot_process_stops_cleanly_on_sigterm(api, tmp_path):
     """`python bot.py` with a token polls the fake; SIGTERM closes it with exit code 0."""
 
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url,
+           "BOT_HTTP_PORT": "0",
            "BOT_DB": str(tmp_path / "p.sqlite3")}
     # A real process, so that SIGTERM reaches a real bot; Popen returns at once.
     proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py")], env=env,  # noqa: ASYNC220

@@ -1,0 +1,400 @@
+"""The WeChat Official Account channel end to end: the real aiohttp server and the real
+channel, a fake of WeChat's API servers, and a client that signs and encrypts as WeChat does
+(with wechatpy, an implementation independent of ours)."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from wechatpy.crypto import WeChatCrypto  # type: ignore[import-untyped]
+
+from app import open_runtime
+from channels.durable import Runtime
+from channels.web import WebServer
+from channels.wechat import WeChatChannel, menu, picks, render
+from channels.wechat_protocol import Crypto, ProtocolError, parse_xml, split_text
+from core.messages import Button, Reply
+from storage.db import open_database
+from tests.conftest import ROOT
+from tests.fake_wechat import FakeWeChatAPI, WeChatClient
+
+TOKEN = "wxtesttoken"
+AES_KEY = base64.b64encode(b"k" * 32).decode().rstrip("=")
+USER = "oUser0000000000000000000001"
+
+
+@pytest.fixture
+async def api():
+    async with FakeWeChatAPI() as fake:
+        yield fake
+
+
+def wechat_settings(settings, api, *, safe: bool = False, **kw):
+    return replace(settings, wechat_token=TOKEN, wechat_app_id=api.app_id,
+                   wechat_app_secret=api.app_secret, wechat_api_base=api.base_url,
+                   wechat_aes_key=AES_KEY if safe else None, bot_http_port=0, **kw)
+
+
+@dataclass
+class Running:
+    """The client WeChat would be, and the bot it talks to."""
+
+    client: WeChatClient
+    channel: WeChatChannel
+    runtime: Runtime
+    server: WebServer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+@contextlib.asynccontextmanager
+async def running(settings, clock, kb, api, *, safe=False, **kw):
+    """The channel behind the web server, as `python bot.py` runs it; yields a client."""
+    s = wechat_settings(settings, api, safe=safe, **kw)
+    async with open_runtime(s, clock, kb) as runtime:
+        channel = WeChatChannel(runtime, s)
+        server = WebServer("127.0.0.1", 0, runtime.db, [channel.routes],
+                           lambda: {"wechat": True})
+        await server.start()
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(channel.run(stop))
+        try:
+            async with WeChatClient(f"http://127.0.0.1:{server.port}/wechat", token=TOKEN,
+                                    app_id=api.app_id, aes_key=AES_KEY if safe else None,
+                                    api=api) as client:
+                yield Running(client, channel, runtime, server)
+        finally:
+            await server.stop()
+            stop.set()
+            await asyncio.wait_for(task, 15)
+
+
+# --- the protocol, against wechatpy --------------------------------------------------------
+def test_our_encryption_is_wechats():
+    ours = Crypto(TOKEN, "wxappid", [AES_KEY])
+    theirs = WeChatCrypto(TOKEN, AES_KEY, "wxappid")
+    reply = ours.encrypt("<xml><Content><![CDATA[你好]]></Content></xml>".encode(), "1700000000",
+                         "n0nce")
+    assert "你好" in theirs.decrypt_message(reply.decode(), _signature_of(reply), "1700000000",
+                                           "n0nce")
+    pushed = theirs.encrypt_message("<xml><a>长沙</a></xml>", "n2", "1700000001")
+    fields = parse_xml(pushed.encode())
+    plain = ours.decrypt(fields["Encrypt"], fields["MsgSignature"], "1700000001", "n2")
+    assert parse_xml(plain) == {"a": "长沙"}
+    with pytest.raises(ProtocolError):
+        ours.decrypt(fields["Encrypt"], "0" * 40, "1700000001", "n2")
+    with pytest.raises(ProtocolError):  # another account's app id
+        Crypto(TOKEN, "wxother", [AES_KEY]).decrypt(fields["Encrypt"], fields["MsgSignature"],
+                                                    "1700000001", "n2")
+    rotated = Crypto(TOKEN, "wxappid", [base64.b64encode(b"n" * 32).decode()[:43], AES_KEY])
+    assert parse_xml(rotated.decrypt(fields["Encrypt"], fields["MsgSignature"], "1700000001",
+                                     "n2")) == {"a": "长沙"}
+
+
+def _signature_of(reply: bytes) -> str:
+    return parse_xml(reply)["MsgSignature"]
+
+
+def test_xml_with_entities_or_dtd_is_refused():
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><Content>&b;</Content></xml>')
+    external = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                b'<xml><Content>&e;</Content></xml>')
+    for body in (bomb, external, b"<xml><a>unclosed</xml>", b"", b"\xff\xfe"):
+        with pytest.raises(ProtocolError):
+            parse_xml(body)
+
+
+def test_split_text_keeps_characters_and_limit():
+    text = "长沙市民政局" * 700 + "\n" + "end 🙂" * 100
+    parts = split_text(text)
+    assert all(len(p.encode()) <= 2048 for p in parts) and len(parts) >= 3
+    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+
+
+def test_picks_read_numbers_as_wechat_users_type_them():
+    assert picks("2") == [2] and picks("２") == [2] and picks("二") == [2]
+    assert picks("1 3") == [1, 3] and picks("1、3，4") == [1, 3, 4] and picks(" 5. ") == [5]
+    assert picks("结婚登记") is None and picks("2 号") is None and picks("13800138000") is None
+
+
+def test_buttons_become_numbered_lines_across_replies():
+    out, choices = render([
+        Reply("A", buttons=((Button("one", "p:1"), Button("two", "p:2")),)),
+        Reply("B", buttons=((Button("three", "p:3"),),), multi=True)])
+    assert [r.text.splitlines()[:3] for r in out][0] == ["A", "1. one", "2. two"]
+    assert "3. three" in out[1].text and "1 3" in out[1].text  # how to pick several
+    assert choices.payloads == ("p:1", "p:2", "p:3") and choices.multi
+    assert not any(r.buttons for r in out)
+
+
+def test_menu_fits_wechats_limits(kb):
+    body = menu(kb)
+    assert 1 <= len(body["button"]) <= 3
+    for top in body["button"]:
+        assert len(top["name"].encode()) <= 16 and 1 <= len(top["sub_button"]) <= 5
+        for sub in top["sub_button"]:
+            assert len(sub["name"].encode()) <= 60 and len(sub["key"].encode()) <= 128
+
+
+# --- through the real server ----------------------------------------------------------------
+async def test_url_verification(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        assert await wx.verify("echo123") == (200, "echo123")
+        status, _body = await wx.verify("echo123", bad_signature=True)
+        assert status == 403
+
+
+@pytest.mark.parametrize("safe", [False, True])
+async def test_a_question_is_answered_in_the_response(settings, clock, kb, api, safe):
+    async with running(settings, clock, kb, api, safe=safe) as wx:
+        r = await wx.send_text(USER, "结婚登记要带什么材料")
+        assert r.status == 200 and r.msg_type == "text" and "身份证" in r.text
+        assert r.to_user == USER and r.elapsed < 5
+        assert r.encrypted == safe
+        assert api.sent_to(USER) == []  # nothing went by customer-service messages
+
+
+@pytest.mark.parametrize("safe", [False, True])
+async def test_forged_requests_are_refused_and_not_processed(settings, clock, kb, api, safe):
+    async with running(settings, clock, kb, api, safe=safe) as wx:
+        xml = wx.build_xml(USER, "text", [("Content", "结婚登记要带什么")])
+        r = await wx.post_xml(xml, forge=True)
+        assert r.status == 403
+        r = await wx.post_xml(xml, query_override={"signature": None})
+        assert r.status == 403
+        assert await wx.runtime.inbox.counts("wechat") == {}
+        assert (await wx.send_text(USER, "你好")).status == 200  # still running
+
+
+async def test_plain_push_is_refused_in_safe_mode(settings, clock, kb, api):
+    async with running(settings, clock, kb, api, safe=True) as wx:
+        plain = WeChatClient(f"http://127.0.0.1:{wx.server.port}/wechat", token=TOKEN,
+                             app_id=api.app_id)
+        async with plain:
+            r = await plain.send_text(USER, "结婚登记要带什么")
+        assert r.status == 403
+        assert await wx.runtime.inbox.counts("wechat") == {}
+
+
+async def test_malformed_xml_entities_and_huge_bodies(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        assert (await wx.post_raw(b"<xml><Content>broken")).status == 400
+        bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+                b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><ToUserName>gh</ToUserName>'
+                b"<FromUserName>oX</FromUserName><MsgType>text</MsgType>"
+                b"<Content>&b;</Content></xml>")
+        assert (await wx.post_raw(bomb)).status == 400
+        assert (await wx.post_raw(b"<xml>" + b"a" * 70_000 + b"</xml>")).status == 413
+        assert (await wx.post_raw(b"<xml><MsgType>text</MsgType></xml>")).status == 400
+        assert await wx.runtime.inbox.counts("wechat") == {}
+        r = await wx.send_text(USER, "离婚冷静期是多久")
+        assert r.status == 200 and "30" in r.text
+
+
+async def test_retries_of_one_message_are_answered_once(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        first, again, third = await asyncio.gather(*(
+            wx.send_text(USER, "结婚登记要带什么材料", msg_id=777001) for _ in range(3)))
+        texts = [r.text for r in (first, again, third) if r.text]
+        assert len(texts) == 1 and "身份证" in texts[0]
+        assert all(r.success for r in (first, again, third) if not r.text)
+        later = await wx.send_text(USER, "结婚登记要带什么材料", msg_id=777001)
+        assert later.success  # a retry after the answer went: nothing twice
+        await asyncio.sleep(0.6)
+        assert api.sent_to(USER) == []
+        assert (await wx.runtime.inbox.counts("wechat")) == {"handled": 1}
+
+
+async def test_a_slow_answer_is_pushed_by_customer_service_message(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        wx.channel.answer_within = 0.0  # as if the answer took longer than WeChat waits
+        r = await wx.send_text(USER, "结婚登记要带什么材料")
+        assert r.success
+        (msg,) = await api.wait_sent(USER)
+        assert msg["msgtype"] == "text" and "身份证" in msg["content"]
+
+
+async def test_numbered_choices_survive_a_restart(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        r = await wx.send_event(USER, "subscribe")
+        assert "1. 婚姻登记" in r.text and "回复数字" in r.text
+        r = await wx.send_text(USER, "1")  # the first topic
+        assert "结婚登记带什么" in r.text
+        r = await wx.send_text(USER, "９")  # out of range: said so
+        assert "1" in r.text and "身份证" not in r.text
+    async with running(settings, clock, kb, api) as wx:
+        r = await wx.send_text(USER, "一")  # the first item of that topic, after a restart
+        assert "身份证" in r.text
+        r = await wx.send_text(USER, "低保怎么申请")  # a sentence is a new question
+        assert "低保" in r.text
+
+
+async def test_long_question_and_long_answer(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        r = await wx.send_text(USER, "结婚登记" + "啊" * 3000)
+        assert r.status == 200 and (r.text or r.success)
+        assert len((r.text or "").encode()) <= 2048
+        r = await wx.send_text(USER, "/help")
+        assert r.text and len(r.text.encode()) <= 2048
+
+
+async def test_volunteer_sign_up_and_forget_over_wechat(settings, clock, dkb, api):
+    async with running(settings, clock, dkb, api) as wx:
+        r = await wx.send_event(USER, "subscribe", event_key="qrscene_join_hongxing-elderly")
+        assert "红星村助老志愿队" in r.text and "name" not in r.text
+        r = await wx.send_text(USER, "王小明")
+        assert "11" in r.text and "Share" not in r.text
+        r = await wx.send_text(USER, "13800138000")
+        texts = [r.text] + [m["content"] for m in await _pushed(api, USER, 0)]
+        assert any("回复多个数字" in t for t in texts)
+        r = await wx.send_text(USER, "1 3")
+        assert r.text.count("✅") == 2
+        (done,) = [line.split(".")[0] for line in r.text.splitlines()
+                   if line.endswith(". 完成")]
+        r = await wx.send_text(USER, done)
+        assert "/forget" in r.text and "1. " in r.text
+        r = await wx.send_text(USER, "1")  # I agree
+        assert "13800138000" in r.text
+        r = await wx.send_text(USER, "/forget")
+        r = await wx.send_text(USER, "1")  # delete my data
+        assert "删除" in r.text
+    db_bytes = b"".join(p.read_bytes() for p in settings.bot_db.parent.glob("bot.sqlite3*"))
+    assert "王小明".encode() not in db_bytes and b"13800138000" not in db_bytes
+
+
+async def _pushed(api, openid, n):
+    if n == 0:
+        await asyncio.sleep(0.8)
+        return api.sent_to(openid)
+    return await api.wait_sent(openid, n)
+
+
+async def test_menu_click_location_image_voice(settings, clock, dkb, api):
+    async with running(settings, clock, dkb, api) as wx:
+        r = await wx.send_event(USER, "CLICK", event_key="m:marriage")
+        assert "结婚登记带什么" in r.text
+        r = await wx.send_location(USER, 28.1941, 112.9823)
+        assert r.text
+        r = await wx.send_image(USER, pic_url=api.pic_url("x"), media_id="M1")
+        assert r.text and "身份证" not in r.text
+        r = await wx.send_voice(USER, media_id="V1")
+        assert r.text
+        r = await wx.send_voice(USER, media_id="V2", recognition="结婚登记要带什么材料")
+        assert "身份证" in r.text
+        r = await wx.send_event(USER, "VIEW", event_key="https://example.org")
+        assert r.success
+
+
+async def test_unfollowed_users_get_no_notices(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        await wx.send_text(USER, "你好")
+        r = await wx.send_event(USER, "unsubscribe")
+        assert r.success
+        await wx.runtime.assistant.outbox.queue("wechat", USER, [Reply("通知")])
+        wx.channel.sender.wake()
+        await asyncio.sleep(0.8)
+        assert api.sent_to(USER) == []
+        assert (await wx.runtime.outbox.counts("wechat")).get("blocked") == 1
+
+
+async def test_token_refused_is_refreshed_and_shared(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        wx.channel.answer_within = 0.0
+        await wx.send_text(USER, "你好")
+        await api.wait_sent(USER, 1)
+        api.invalidate_token()
+        await wx.send_text(USER, "结婚登记要带什么材料")
+        sent = await api.wait_sent(USER, 2)
+        assert "身份证" in sent[-1]["content"]
+        assert api.token_calls >= 2
+        stored = await wx.channel.repo.token(api.app_id)
+        assert stored[0] == api.current_token
+
+
+async def test_closed_window_uses_the_template_or_counts_undeliverable(settings, clock, kb,
+                                                                       api):
+    async with running(settings, clock, kb, api,
+                       wechat_template_notice="TPL_NOTICE") as wx:
+        await wx.send_text(USER, "你好")
+        api.fail_next("/cgi-bin/message/custom/send", errcode=45015)
+        await wx.runtime.assistant.outbox.queue("wechat", USER, [Reply("新的公开记录\n详情")])
+        wx.channel.sender.wake()
+        (tpl,) = await api.wait_templates(USER)
+        assert tpl["template_id"] == "TPL_NOTICE"
+        assert tpl["data"]["first"]["value"] == "新的公开记录"
+    async with running(settings, clock, kb, api) as wx:  # no template configured
+        await wx.runtime.assistant.outbox.queue("wechat", USER, [Reply("又一条")])
+        wx.channel.sender.wake()
+        await asyncio.sleep(0.8)
+        assert (await wx.runtime.outbox.counts("wechat")).get("undeliverable") == 1
+        assert len(api.templates_to(USER)) == 1
+
+
+async def test_server_errors_are_retried(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        wx.channel.answer_within = 0.0
+        api.fail_next("/cgi-bin/message/custom/send", status=502)
+        await wx.send_text(USER, "结婚登记要带什么材料")
+        (msg,) = await api.wait_sent(USER, timeout=15)
+        assert "身份证" in msg["content"]
+
+
+async def test_healthz(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        url = f"http://127.0.0.1:{wx.server.port}/healthz"
+        async with wx.session.get(url) as resp:
+            assert resp.status == 200
+            data = await resp.json()
+        assert data == {"status": "ok", "database": "ok", "channels": {"wechat": True}}
+        gone = await open_database(settings.bot_db.parent / "gone.sqlite3")
+        await gone.close()  # as if the database stopped answering
+        wx.server._db = gone
+        async with wx.session.get(url) as resp:
+            assert resp.status == 503
+            assert (await resp.json())["database"] == "unreachable"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_bot_process_serves_wechat_and_stops_on_sigterm(api, tmp_path):
+    port = _free_port()
+    env = {**os.environ, "WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": api.app_id,
+           "WECHAT_APP_SECRET": api.app_secret, "WECHAT_API_BASE": api.base_url,
+           "WECHAT_AES_KEY": AES_KEY, "BOT_HTTP_PORT": str(port),
+           "BOT_DB": str(tmp_path / "w.sqlite3"), "BOT_DATA_DIR": str(tmp_path / "data"),
+           "BOT_LOG_LEVEL": "INFO"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py")], env=env,  # noqa: ASYNC220
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        async with WeChatClient(f"http://127.0.0.1:{port}/wechat", token=TOKEN,
+                                app_id=api.app_id, aes_key=AES_KEY, api=api) as wx:
+            for _ in range(100):
+                with contextlib.suppress(Exception):
+                    if (await wx.verify("up"))[0] == 200:
+                        break
+                await asyncio.sleep(0.2)
+            r = await wx.send_text(USER, "结婚登记要带什么材料")
+            assert "身份证" in r.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.get_running_loop().run_in_executor(None, proc.communicate)
+    assert proc.returncode == 0, err
+    assert "database closed" in err
+    assert api.app_secret not in err and TOKEN not in err and AES_KEY not in err
+    assert (api.current_token or "unset") not in err
