@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ CHATS_IN_FLIGHT = 8  # chats served at once (8 x ~100 ms a send is above Telegra
 MAX_BACKOFF = 60.0  # seconds between attempts after timeouts and 5xx, at most
 Reader = Callable[[InboxRow], Incoming | None]  # None: nothing to answer (group chatter)
 Handle = Callable[[Incoming], Awaitable[list[Reply]]]
+Prepare = Callable[[list[InboxRow]], Awaitable[dict[int, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,18 @@ class Pipeline:
                  assistant: Assistant, read: Reader, on_written: Callable[[], None],
                  clock: Clock | None = None, handle: Handle | None = None,
                  hold: timedelta | None = None,
-                 on_handled: Callable[[list[InboxRow]], None] | None = None) -> None:
+                 on_handled: Callable[[list[InboxRow]], None] | None = None,
+                 prepare: Prepare | None = None) -> None:
         """`handle`: the channel's way into the core (default: the assistant's; WeChat
         translates numbered choices there); `hold`: replies wait this long after their
         message was received (WeChat's request may take the first one); `on_handled`: told
-        of each committed batch."""
+        of each committed batch; `prepare`: fetches, before the transaction, the photos
+        the batch's messages carry (row id -> bytes), so that no download holds it."""
         self.channel = channel
         self._db, self._inbox, self._outbox = db, inbox, outbox
         self._assistant, self._read, self._on_written = assistant, read, on_written
         self._handle_one: Handle = handle or assistant.handle
-        self._hold, self._on_handled = hold, on_handled
+        self._hold, self._on_handled, self._prepare = hold, on_handled, prepare
         self._clock = clock or SystemClock()  # delivery time, not the business clock
         self._wake = asyncio.Event()
         self.handled = 0
@@ -93,16 +96,17 @@ class Pipeline:
         """Handle everything pending now; returns how many updates."""
         total = 0
         while rows := await self._inbox.pending(self.channel, BATCH):
+            photos = await self._photos(rows)
             try:
                 async with self._db.unit():
-                    await self._handle(rows)
+                    await self._handle(rows, photos)
             except Exception:
                 # One update broke the batch's transaction: handle them one at a time, so the
                 # others are answered and the broken one is set aside.
                 log.exception("a batch of %d %s updates failed; one at a time",
                               len(rows), self.channel)
                 for row in rows:
-                    await self._handle_alone(row)
+                    await self._handle_alone(row, photos)
             total += len(rows)
             self.handled += len(rows)
             self._on_written()
@@ -110,7 +114,18 @@ class Pipeline:
                 self._on_handled(rows)
         return total
 
-    async def _handle(self, rows: list[InboxRow]) -> None:
+    async def _photos(self, rows: list[InboxRow]) -> dict[int, bytes]:
+        if self._prepare is None:
+            return {}
+        try:
+            return await self._prepare(rows)
+        except Exception:  # the messages are handled without their pictures
+            log.exception("fetching the photos of %d %s updates failed", len(rows),
+                          self.channel)
+            return {}
+
+    async def _handle(self, rows: list[InboxRow], photos: dict[int, bytes] | None = None
+                      ) -> None:
         """Handle rows inside the caller's unit of work; their replies and their marks are
         written together at the end (two statements for the whole batch)."""
         now = self._clock.now()
@@ -127,6 +142,8 @@ class Pipeline:
             if msg is None:
                 outcomes.append((row.id, "ignored"))
                 continue
+            if photos and row.id in photos:
+                msg = replace(msg, photo_data=photos[row.id])
             at = now
             if self._hold is not None and row.received_at:
                 at = datetime.fromisoformat(row.received_at) + self._hold
@@ -137,10 +154,10 @@ class Pipeline:
         await self._outbox.enqueue_answers(self.channel, replies, now)
         await self._inbox.done_many(outcomes, now)
 
-    async def _handle_alone(self, row: InboxRow) -> None:
+    async def _handle_alone(self, row: InboxRow, photos: dict[int, bytes]) -> None:
         try:
             async with self._db.unit():
-                await self._handle([row])
+                await self._handle([row], photos)
         except Exception:
             log.exception("%s update %s failed twice; set aside", self.channel, row.key)
             async with self._db.unit():

@@ -47,6 +47,8 @@ from core.messages import Contact, DeliveryError, Incoming, Reply, User
 from core.settings import Settings
 from handlers.commands import for_role
 from storage.inbox import InboxRow
+from storage.pictures import MAX_BYTES as MAX_PICTURE
+from storage.pictures import PictureRepo, is_picture
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
@@ -164,7 +166,9 @@ class TelegramChannel:
                              max_age=timedelta(hours=settings.bot_reply_max_age_hours))
         self.pipeline = Pipeline(CHANNEL, db=runtime.db, inbox=runtime.inbox,
                                  outbox=runtime.outbox, assistant=runtime.assistant,
-                                 read=self.read, on_written=self.sender.wake)
+                                 read=self.read, on_written=self.sender.wake,
+                                 prepare=self.prepare)
+        self.pictures = PictureRepo(runtime.db)
         self._spinners: set[asyncio.Task[None]] = set()
         self._menus: dict[str, tuple[str, str]] = {}  # external id -> (role, lang) of its menu
         self.webhook = settings.telegram_webhook_url  # None: long polling
@@ -293,8 +297,8 @@ class TelegramChannel:
                                                         reply_markup=_markup(reply, bot.username),
                                                         rate_limit_args=limit))
             return
-        if reply.photo is not None or reply.image is not None:
-            pic = reply.photo or InputFile(reply.image, filename="chart.png")  # type: ignore[arg-type]
+        pic = await self._picture(reply)
+        if pic is not None:
             caption = reply.text if len(reply.text) <= 1024 else ""
             await retry(lambda: bot.send_photo(chat_id, pic, caption=caption or None,
                                                      reply_markup=_markup(reply, bot.username),
@@ -311,6 +315,39 @@ class TelegramChannel:
             markup = _markup(reply, bot.username) if i == len(parts) - 1 else None
             await retry(functools.partial(bot.send_message, chat_id, part,
                                                 reply_markup=markup, rate_limit_args=limit))
+
+    async def _picture(self, reply: Reply) -> str | InputFile | None:
+        """What send_photo takes for a reply's picture: a file id Telegram has, or the bytes
+        (a chart, a photo kept from another channel); None when there is none to send."""
+        if reply.image is not None:
+            return InputFile(reply.image, filename="chart.png")
+        if reply.photo is None:
+            return None
+        if is_picture(reply.photo):
+            data = await self.pictures.get(reply.photo)
+            return InputFile(data, filename="photo.jpg") if data else None
+        if ":" in reply.photo:  # another channel's id (WeChat media) without the bytes
+            return None
+        return reply.photo
+
+    async def prepare(self, rows: list[InboxRow]) -> dict[int, bytes]:
+        """The pipeline's photo fetcher: the largest size of each photo sent in a private
+        chat, downloaded before the batch is handled (a disclosure's noticeboard photo is
+        kept as bytes, so that WeChat subscribers see it too)."""
+        out: dict[int, bytes] = {}
+        for row in rows:
+            file_id = _private_photo(row.body)
+            if file_id is None:
+                continue
+            try:
+                tg_file = await self.app.bot.get_file(file_id)
+                data = bytes(await tg_file.download_as_bytearray())
+            except (TelegramError, OSError) as exc:
+                log.warning("could not download the photo of update %s: %s", row.key, exc)
+                continue
+            if 0 < len(data) <= MAX_PICTURE:
+                out[row.id] = data
+        return out
 
     async def _retry(self, call: Callable[[], Awaitable[object]], *,
                      attempts: int = SEND_ATTEMPTS) -> None:
@@ -429,6 +466,25 @@ class TelegramChannel:
     async def _last_round(self) -> None:
         await self.pipeline.drain()
         await self.sender.flush()
+
+
+def _private_photo(body: str) -> str | None:
+    """The file id of the largest size of a photo in a private chat's update, if any."""
+    try:
+        update = json.loads(body)
+    except ValueError:
+        return None
+    message = update.get("message") if isinstance(update, dict) else None
+    if not isinstance(message, dict) or (message.get("chat") or {}).get("type") != "private":
+        return None
+    sizes = message.get("photo")
+    if not isinstance(sizes, list) or not sizes or not isinstance(sizes[-1], dict):
+        return None
+    largest = sizes[-1]
+    file_id = largest.get("file_id")
+    if not isinstance(file_id, str) or int(largest.get("file_size") or 0) > MAX_PICTURE:
+        return None
+    return file_id
 
 
 def _menu(role: str, lang: str) -> list[BotCommand]:

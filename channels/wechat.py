@@ -43,6 +43,8 @@ from handlers.context import HELP_TOPIC, Topic
 from handlers.start import Language
 from knowledge.base import KnowledgeBase
 from storage.inbox import InboxRow
+from storage.pictures import MAX_BYTES as MAX_PICTURE
+from storage.pictures import PictureRepo, mime_of
 from storage.wechat import Choices, Follower, WeChatRepo
 
 log = logging.getLogger(__name__)
@@ -328,8 +330,7 @@ class WeChatChannel:
     Transport for the outbox."""
 
     def __init__(self, runtime: Runtime, settings: Settings, *,
-                 http: httpx.AsyncClient | None = None, clock: Clock | None = None,
-                 pictures: Callable[[str], Awaitable[bytes | None]] | None = None) -> None:
+                 http: httpx.AsyncClient | None = None, clock: Clock | None = None) -> None:
         self.assistant = runtime.assistant
         self.settings = settings
         self.token = settings.wechat_token or ""
@@ -342,13 +343,14 @@ class WeChatChannel:
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         self._own_http = http is None
         self.api = WeChatApi(settings, self.repo, self._http, clock)
-        self._pictures = pictures
+        self.pictures = PictureRepo(runtime.db)
         self.sender = Sender(CHANNEL, outbox=runtime.outbox, transport=self,
                              max_age=timedelta(hours=settings.bot_reply_max_age_hours))
         self.pipeline = Pipeline(CHANNEL, db=runtime.db, inbox=runtime.inbox,
                                  outbox=runtime.outbox, assistant=runtime.assistant,
                                  read=self.read, on_written=self.sender.wake,
-                                 handle=self.handle, hold=HOLD, on_handled=self._handled)
+                                 handle=self.handle, hold=HOLD, on_handled=self._handled,
+                                 prepare=self.prepare)
         self._waiting: dict[str, asyncio.Future[int]] = {}
         self.answer_within = ANSWER_WITHIN
         self.passive = self.pushed = 0
@@ -451,6 +453,28 @@ class WeChatChannel:
                 waiter.set_result(row.id)
 
     # --- the pipeline's hooks -------------------------------------------------------------
+    async def prepare(self, rows: list[InboxRow]) -> dict[int, bytes]:
+        """The pictures users sent (PicUrl), fetched before the batch is handled; a flow that
+        takes a photo keeps the bytes."""
+        out: dict[int, bytes] = {}
+        for row in rows:
+            try:
+                fields = json.loads(row.body)
+            except ValueError:
+                continue
+            url = fields.get("PicUrl", "") if isinstance(fields, dict) else ""
+            if fields.get("MsgType") != "image" or not url.startswith(("https://", "http://")):
+                continue
+            try:
+                resp = await self._http.get(url)
+            except httpx.HTTPError as exc:
+                log.warning("could not fetch a picture a WeChat user sent: %s",
+                            type(exc).__name__)
+                continue
+            if resp.status_code == 200 and 0 < len(resp.content) <= MAX_PICTURE:
+                out[row.id] = resp.content
+        return out
+
     def read(self, row: InboxRow) -> Incoming | None:
         try:
             fields = json.loads(row.body)
@@ -503,8 +527,14 @@ class WeChatChannel:
         if not self._window_open(follower):
             await self._template(chat_id, reply)
             return
+        # A notice another channel's handling queued is still the core's reply: rendered
+        # here (the pipeline's own rows are rendered already, and render them the same).
+        parts, choices = render([reply])
+        if choices is not None:
+            await self.repo.set_choices(chat_id, choices)
         try:
-            await self._custom(chat_id, reply)
+            for part in parts:
+                await self._custom(chat_id, part)
         except WeChatError as exc:
             if exc.errcode in WINDOW_ERRORS:
                 await self.repo.close_window(chat_id)
@@ -527,13 +557,13 @@ class WeChatChannel:
     async def _custom(self, openid: str, reply: Reply) -> None:
         if reply.image is not None or reply.photo is not None:
             picture = reply.image
-            if picture is None and reply.photo is not None and self._pictures is not None:
-                picture = await self._pictures(reply.photo)
+            if picture is None and reply.photo is not None:
+                picture = await self.pictures.get(reply.photo)
             if picture is None:
                 return  # a photo only its own channel has: the text said what it shows
             uploaded = await self.api.call(
-                "/cgi-bin/media/upload", files={"media": ("picture.jpg", picture, _mime(picture))},
-                params={"type": "image"})
+                "/cgi-bin/media/upload", params={"type": "image"},
+                files={"media": ("picture.jpg", picture, mime_of(picture))})
             await self.api.call("/cgi-bin/message/custom/send", {
                 "touser": openid, "msgtype": "image",
                 "image": {"media_id": uploaded.get("media_id", "")}})
@@ -609,10 +639,6 @@ def _delivery_error(exc: WeChatError) -> DeliveryError:
     if exc.errcode == 45009:  # the day's API quota
         return DeliveryError(str(exc), retry_after=600.0)
     return DeliveryError(str(exc), refused=True)
-
-
-def _mime(data: bytes) -> str:
-    return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
 
 
 # --- the custom menu (python bot.py wechat menu) -------------------------------------------

@@ -31,6 +31,7 @@ class Incoming:
     contact: Contact | None = None
     media: str | None = None  # "sticker", "photo", "voice", "document", ... (unsupported kinds)
     photo: str | None = None  # a photo's file id on its channel (set with media="photo")
+    photo_data: bytes | None = None  # the photo itself, when the channel could fetch it
     update_id: str | None = None
     private: bool = True  # a one-to-one chat; False in groups, where personal data is never shown
 

@@ -191,6 +191,9 @@ async def on_dialog(app: App, ctx: Context) -> list[Reply]:
         return [Reply(_("You cannot record disclosures for that village."))]
     if step == "photo" and ctx.msg.photo:
         data["photo"] = ctx.msg.photo
+        if ctx.msg.photo_data:  # the picture itself, so that every channel can show it
+            data["photo"] = await app.disclosures.pictures.save(ctx.msg.photo_data,
+                                                                app.clock.now())
         await app.dialogs.set(ctx.user.id, FLOW, "summary", data, app.clock.now())
         return [Reply(_("Photo received. One line: what was published? (at most 200 "
                         "characters)"))]

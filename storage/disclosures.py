@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from storage.db import Database, ts
+from storage.pictures import PictureRepo
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ _COLS = ("id, village_id, period, items, summary, photo_file_id, recorded_by, "
 class DisclosureRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.pictures = PictureRepo(db)  # noticeboard photos, shown on every channel
 
     async def record(self, village_id: str, period: str, items: tuple[str, ...], summary: str,
                      photo: str | None, by: int, by_label: str, now: datetime,

@@ -236,7 +236,10 @@ class FakeBotAPI:
             "senddocument": self._m_send_document,
             "sendlocation": self._m_send_location,
             "answercallbackquery": self._m_answer_callback_query,
+            "getfile": self._m_get_file,
+            "setwebhook": self._m_set_webhook,
         }
+        self.webhook: dict[str, Any] | None = None  # the last setWebhook's parameters
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -250,6 +253,7 @@ class FakeBotAPI:
             self._updates_event.set()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
@@ -978,7 +982,30 @@ class FakeBotAPI:
             "has_main_web_app": False,
         }
 
+    def _m_get_file(self, params: dict[str, Any], *_: Any) -> dict[str, Any]:
+        info = self._files.get(str(params.get("file_id")))
+        if info is None:
+            raise _bad("wrong file_id or the file is temporarily unavailable")
+        return {"file_id": info["file_id"], "file_unique_id": info["file_unique_id"],
+                "file_size": len(info["data"]), "file_path": f"files/{info['file_id']}"}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """GET {base_file_url}{token}/{file_path}: the bytes of a file getFile described."""
+        info = self._files.get(request.match_info["path"].removeprefix("files/"))
+        if info is None:
+            return web.Response(status=404, text="Not Found")
+        self.calls["download"] += 1
+        return web.Response(body=info["data"], content_type=info.get("mime_type")
+                            or "application/octet-stream")
+
+    def _m_set_webhook(self, params: dict[str, Any], *_: Any) -> bool:
+        if not str(params.get("url", "")).startswith("https://"):
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        self.webhook = dict(params)
+        return True
+
     def _m_delete_webhook(self, params: dict[str, Any], *_: Any) -> bool:
+        self.webhook = None
         if params.get("drop_pending_updates") is True:
             self._queue.clear()
         return True

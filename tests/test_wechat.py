@@ -14,18 +14,23 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp
 import pytest
 from wechatpy.crypto import WeChatCrypto  # type: ignore[import-untyped]
 
 from app import open_runtime
 from channels.durable import Runtime
+from channels.telegram import TelegramChannel, build_application
 from channels.web import WebServer
 from channels.wechat import WeChatChannel, menu, picks, render
 from channels.wechat_protocol import Crypto, ProtocolError, parse_xml, split_text
 from core.messages import Button, Reply
 from storage.db import open_database
 from tests.conftest import ROOT
+from tests.fake_bot_api import FakeBotAPI
 from tests.fake_wechat import FakeWeChatAPI, WeChatClient
+from tests.test_telegram import TOKEN as TG_TOKEN
+from tests.test_telegram import body, press, say
 
 TOKEN = "wxtesttoken"
 AES_KEY = base64.b64encode(b"k" * 32).decode().rstrip("=")
@@ -110,9 +115,9 @@ def test_xml_with_entities_or_dtd_is_refused():
             b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><Content>&b;</Content></xml>')
     external = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
                 b'<xml><Content>&e;</Content></xml>')
-    for body in (bomb, external, b"<xml><a>unclosed</xml>", b"", b"\xff\xfe"):
+    for doc in (bomb, external, b"<xml><a>unclosed</xml>", b"", b"\xff\xfe"):
         with pytest.raises(ProtocolError):
-            parse_xml(body)
+            parse_xml(doc)
 
 
 def test_split_text_keeps_characters_and_limit():
@@ -398,3 +403,99 @@ async def test_bot_process_serves_wechat_and_stops_on_sigterm(api, tmp_path):
     assert "database closed" in err
     assert api.app_secret not in err and TOKEN not in err and AES_KEY not in err
     assert (api.current_token or "unset") not in err
+
+
+async def test_disclosure_photo_recorded_on_telegram_reaches_a_wechat_subscriber(
+        settings, clock, dkb, api):
+    # Both channels in one process, as `python bot.py` runs them with both configured.
+
+    cadre, admin = 601, int(settings_admin(settings))
+    async with FakeBotAPI() as tg:
+        s = replace(wechat_settings(settings, api), telegram_bot_token=TG_TOKEN,
+                    telegram_base_url=tg.base_url)
+        async with open_runtime(s, clock, dkb) as runtime:
+            telegram = TelegramChannel(runtime, s, build_application(s, poll_timeout=1))
+            wechat = WeChatChannel(runtime, s)
+            server = WebServer("127.0.0.1", 0, runtime.db, [wechat.routes, telegram.routes],
+                               lambda: {})
+            await server.start()
+            stop = asyncio.Event()
+            tasks = [asyncio.ensure_future(telegram.run(stop, poll_timeout=1)),
+                     asyncio.ensure_future(wechat.run(stop))]
+            try:
+                async with WeChatClient(f"http://127.0.0.1:{server.port}/wechat",
+                                        token=TOKEN, app_id=api.app_id, api=api) as wx:
+                    r = await wx.send_text(USER, "/subscribe 测试村")
+                    assert "测试村" in r.text
+                    await say(tg, admin, "/start")
+                    await say(tg, cadre, "/start")
+                    await say(tg, admin, f"/promote {cadre} village 岳麓区/望月湖街道/测试村")
+                    await say(tg, cadre, "/disclose")
+                    await press(tg, cadre, "di:finance")
+                    (r,) = await press(tg, cadre, "di:done")
+                    await press(tg, cadre, r["params"]["reply_markup"]["inline_keyboard"][0][0]
+                                ["callback_data"])
+                    tg.push_photo(cadre)
+                    (r,) = await tg.wait_replies(cadre)
+                    assert "200" in body(r)
+                    await say(tg, cadre, "11月财务收支已上墙")
+                    await press(tg, cadre, "dk:")
+                    text, image = await api.wait_sent(USER, 2)
+                    assert "已上墙" in text["content"]
+                    assert image["msgtype"] == "image"
+                    assert api.uploads[image["media_id"]] == b"\xff\xd8\xff fake jpeg"
+                    r = await wx.send_text(USER, "测试村最近公开了什么")
+                    assert "测试村" in r.text  # the first reply, in the response
+                    record, photo = (await api.wait_sent(USER, 4))[2:]
+                    assert "已上墙" in record["content"] and photo["msgtype"] == "image"
+            finally:
+                await server.stop()
+                stop.set()
+                await asyncio.wait_for(asyncio.gather(*tasks), 20)
+
+
+def settings_admin(settings) -> str:
+    return next(a for a in settings.bot_admins if a.isdigit())
+
+
+async def test_telegram_webhook_checks_its_secret(settings, clock, kb):
+
+    async with FakeBotAPI() as tg:
+        s = replace(settings, telegram_bot_token=TG_TOKEN, telegram_base_url=tg.base_url,
+                    telegram_webhook_url="https://bot.example.org/telegram",
+                    telegram_webhook_secret="s3cret-Token_1")
+        async with open_runtime(s, clock, kb) as runtime:
+            telegram = TelegramChannel(runtime, s, build_application(s, poll_timeout=1))
+            server = WebServer("127.0.0.1", 0, runtime.db, [telegram.routes], lambda: {})
+            await server.start()
+            stop = asyncio.Event()
+            task = asyncio.ensure_future(telegram.run(stop))
+            try:
+                await tg.wait_for(lambda _s: tg.webhook is not None)
+                assert tg.webhook["url"] == "https://bot.example.org/telegram"
+                assert tg.webhook["secret_token"] == "s3cret-Token_1"
+                update = {"update_id": 5001, "message": {
+                    "message_id": 1, "date": 1796000000, "text": "结婚登记要带什么材料",
+                    "chat": {"id": 77, "type": "private"},
+                    "from": {"id": 77, "is_bot": False, "first_name": "A"}}}
+                url = f"http://127.0.0.1:{server.port}/telegram"
+                async with aiohttp.ClientSession() as http:
+                    for secret in (None, "wrong", "s3cret-Token_"):
+                        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+                        async with http.post(url, json=update, headers=headers) as resp:
+                            assert resp.status == 403
+                    assert await runtime.inbox.counts("telegram") == {}
+                    ok = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}
+                    for _ in range(2):  # a re-delivery is answered once
+                        async with http.post(url, json=update, headers=ok) as resp:
+                            assert resp.status == 200
+                    async with http.post(url, data=b"{not json", headers=ok) as resp:
+                        assert resp.status == 400
+                (reply,) = await tg.wait_replies(77)
+                assert "身份证" in reply["params"]["text"]
+                await tg.expect_no_replies(77, 0.5)
+                assert tg.calls["getUpdates"] == 0
+            finally:
+                await server.stop()
+                stop.set()
+                await asyncio.wait_for(task, 15)
