@@ -432,12 +432,12 @@ async def test_disclosure_photo_recorded_on_telegram_reaches_a_wechat_subscriber
                     await say(tg, admin, f"/promote {cadre} village 岳麓区/望月湖街道/测试村")
                     await say(tg, cadre, "/disclose")
                     await press(tg, cadre, "di:finance")
-                    (r,) = await press(tg, cadre, "di:done")
-                    await press(tg, cadre, r["params"]["reply_markup"]["inline_keyboard"][0][0]
-                                ["callback_data"])
+                    (periods,) = await press(tg, cadre, "di:done")
+                    await press(tg, cadre, periods["params"]["reply_markup"]["inline_keyboard"]
+                                [0][0]["callback_data"])
                     tg.push_photo(cadre)
-                    (r,) = await tg.wait_replies(cadre)
-                    assert "200" in body(r)
+                    (asked,) = await tg.wait_replies(cadre)
+                    assert "200" in body(asked)
                     await say(tg, cadre, "11月财务收支已上墙")
                     await press(tg, cadre, "dk:")
                     text, image = await api.wait_sent(USER, 2)
