@@ -43,6 +43,7 @@ from handlers.context import HELP_TOPIC, Topic
 from handlers.start import Language
 from knowledge.base import KnowledgeBase
 from storage.inbox import InboxRow
+from storage.outbox import OutRow
 from storage.pictures import MAX_BYTES as MAX_PICTURE
 from storage.pictures import PictureRepo, mime_of
 from storage.wechat import Choices, Follower, WeChatRepo
@@ -52,6 +53,7 @@ Hook = Callable[[], Awaitable[None]]
 CHANNEL = "wechat"
 ANSWER_WITHIN = 4.0  # seconds: WeChat gives up on a response after 5 and asks again
 HOLD = timedelta(seconds=4.5)  # replies wait this long for their request to take them
+LEASE = timedelta(seconds=30)  # a reply being written into a response; then the sender's
 MAX_BODY = 64 * 1024  # bytes of a pushed message (a 3,000-character text is about 13 KB)
 WINDOW = timedelta(hours=48)  # customer-service messages after a user's last message
 QUOTA = 5  # customer-service messages per user message
@@ -407,13 +409,24 @@ class WeChatChannel:
         answer = await self._answer(key, started + self.answer_within)
         if answer is None:
             return web.Response(text="success")
-        xml = Passive(openid, account, text=answer).xml(int(time.time()))
+        xml = Passive(openid, account, text=answer.reply.text).xml(int(time.time()))
         if self.crypto is not None:
             xml = self.crypto.encrypt(xml, str(int(time.time())), secrets.token_hex(8))
+        response = web.Response(body=xml, content_type="application/xml", charset="utf-8")
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except (ConnectionError, asyncio.CancelledError):
+            # WeChat hung up: the sender sends it by customer-service message instead.
+            await asyncio.shield(self.outbox.release(answer.id, self._clock.now()))
+            self.sender.wake()
+            raise
+        await self.outbox.finish(answer.id, "sent", self._clock.now())
+        self.sender.wake()  # the message's later replies were waiting behind this one
         self.passive += 1
-        return web.Response(body=xml, content_type="application/xml", charset="utf-8")
+        return response
 
-    async def _answer(self, key: str, deadline: float) -> str | None:
+    async def _answer(self, key: str, deadline: float) -> OutRow | None:
         """The first reply to the message, if it is text and ready by `deadline` (monotonic);
         None: `success` now, every reply goes by customer-service messages."""
         found = await self.inbox.find(CHANNEL, key)
@@ -442,9 +455,10 @@ class WeChatChannel:
             await self.outbox.release_answers(inbox_id, now)
             self.sender.wake()
             return None
-        row = await self.outbox.take_answer(inbox_id, now, takes=_is_text)
-        self.sender.wake()  # the message's other replies may go now
-        return row.reply.text if row is not None else None
+        row = await self.outbox.take_answer(inbox_id, now, LEASE, takes=_is_text)
+        if row is None:
+            self.sender.wake()
+        return row
 
     def _handled(self, rows: list[InboxRow]) -> None:
         for row in rows:

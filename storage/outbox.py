@@ -6,10 +6,12 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.messages import Button, Document, Reply
 from storage.db import Database, ts
+
+LEASED = "passive"  # `error` of a row a request is sending in its HTTP response
 
 
 def reply_to_json(reply: Reply) -> str:
@@ -93,44 +95,52 @@ class OutboxRepo:
                 [(channel, chat_id, reply_to_json(r), stamp, ts(max(at, now)), inbox_id)
                  for chat_id, r, inbox_id, at in replies])
 
-    async def take_answer(self, inbox_id: int, now: datetime,
+    async def take_answer(self, inbox_id: int, now: datetime, lease: timedelta,
                           takes: Callable[[Reply], bool] | None = None) -> OutRow | None:
-        """The first reply to a message, marked sent, for the caller to send in the HTTP
-        response (WeChat's passive reply); the message's other replies may go at once. None
-        when nothing is pending (no reply, or the sender or another request took it) or the
-        first reply is not one `takes` accepts (then all go through the sender)."""
+        """The first reply to a message, leased to the caller to send in the HTTP response
+        (WeChat's passive reply): nobody else sends it for `lease`; `finish` it once the
+        response is written, or `release` it. The message's later replies wait behind it
+        (one chat's replies go in order). None when nothing is pending (no reply, or the
+        sender or another request has it) or the first reply is not one `takes` accepts
+        (then all go through the sender)."""
+        stamp = ts(now)
         async with self._db.transaction() as conn:
             async with conn.execute(
-                "SELECT id, chat_id, body, created_at, attempts FROM outbox "
+                "SELECT id, chat_id, body, created_at, attempts, error, next_at FROM outbox "
                 "WHERE inbox_id = ? AND status = 'pending' ORDER BY id LIMIT 1", (inbox_id,),
             ) as cur:
                 row = await cur.fetchone()
-            if row is None:
+            if row is None or (row["error"] == LEASED and row["next_at"] > stamp):
                 return None
             reply = reply_from_json(row["body"])
             if takes is not None and not takes(reply):
                 await conn.execute(
                     "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending'",
-                    (ts(now), inbox_id))
-                return None
-            cur2 = await conn.execute(
-                "UPDATE outbox SET status = 'sent', done_at = ?, body = NULL, "
-                "attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
-                (ts(now), row["id"]))
-            if cur2.rowcount != 1:
+                    (stamp, inbox_id))
                 return None
             await conn.execute(
-                "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending'",
-                (ts(now), inbox_id))
+                "UPDATE outbox SET next_at = ?, error = ? WHERE id = ?",
+                (ts(now + lease), LEASED, row["id"]))
+            await conn.execute(
+                "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending' "
+                "AND id != ?", (stamp, inbox_id, row["id"]))
         return OutRow(row["id"], row["chat_id"], reply, row["created_at"], row["attempts"],
                       inbox_id)
 
+    async def release(self, row_id: int, now: datetime) -> None:
+        """A leased reply whose response could not be written: the sender sends it."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET next_at = ?, error = NULL WHERE id = ? AND "
+                "status = 'pending'", (ts(now), row_id))
+
     async def release_answers(self, inbox_id: int, now: datetime) -> None:
-        """A message's replies go through the sender now (its request gave up waiting)."""
+        """A message's replies go through the sender now (its request gave up waiting); one
+        another request has leased stays with it."""
         async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending' "
-                "AND next_at > ?", (ts(now), inbox_id, ts(now)))
+                "AND next_at > ? AND error IS NOT ?", (ts(now), inbox_id, ts(now), LEASED))
 
     async def due(self, channel: str, now: datetime, limit: int = 200) -> list[OutRow]:
         """Pending rows that may go now, oldest first: a row waits while an older row to the

@@ -499,3 +499,69 @@ async def test_telegram_webhook_checks_its_secret(settings, clock, kb):
                 await server.stop()
                 stop.set()
                 await asyncio.wait_for(task, 15)
+
+
+async def test_sigkill_in_a_burst_loses_no_message(api, tmp_path):
+    """`python bot.py` killed (SIGKILL) while 30 followers' messages arrive; WeChat asks again
+    for the ones it got no response to; after a restart every follower has the answer, in
+    the response or by customer-service message."""
+    api.window_always_open = True
+    port = _free_port()
+    env = {**os.environ, "WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": api.app_id,
+           "WECHAT_APP_SECRET": api.app_secret, "WECHAT_API_BASE": api.base_url,
+           "BOT_HTTP_PORT": str(port), "BOT_DB": str(tmp_path / "k.sqlite3"),
+           "BOT_DATA_DIR": str(tmp_path / "data"), "BOT_LOG_LEVEL": "WARNING"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, str(ROOT / "bot.py")], env=env, cwd=ROOT,
+                                stderr=subprocess.DEVNULL, text=True)
+
+    users = [f"oKilled{n:020d}" for n in range(30)]
+    question = "结婚登记要带什么材料"
+    proc = start()  # noqa: ASYNC220 - a real process, killed for real
+    try:
+        async with WeChatClient(f"http://127.0.0.1:{port}/wechat", token=TOKEN,
+                                app_id=api.app_id, api=api) as wx:
+            await _until_up(wx)
+            tasks = [asyncio.ensure_future(wx.send_text(u, question, msg_id=880000 + i))
+                     for i, u in enumerate(users)]
+            for n, finished in enumerate(asyncio.as_completed(tasks)):
+                with contextlib.suppress(Exception):
+                    await finished
+                if n == 2:  # three answered, the rest in flight
+                    break
+            proc.kill()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            assert any(isinstance(r, BaseException) for r in results)  # killed mid-burst
+            await asyncio.get_running_loop().run_in_executor(None, proc.wait)
+            proc = start()  # noqa: ASYNC220
+            await _until_up(wx)
+            answered: dict[str, int] = dict.fromkeys(users, 0)
+            for i, (user, result) in enumerate(zip(users, results, strict=True)):
+                if isinstance(result, BaseException) or result.status != 200:
+                    result = await wx.send_text(user, question, msg_id=880000 + i)  # retry
+                if result.text:
+                    answered[user] += "身份证" in result.text
+            for _ in range(100):  # the rest come by customer-service message
+                pushed = {u: sum("身份证" in (m["content"] or "") for m in api.sent_to(u))
+                          for u in users}
+                if all(answered[u] + pushed[u] >= 1 for u in users):
+                    break
+                await asyncio.sleep(0.2)
+            lost = [u for u in users if answered[u] + pushed[u] == 0]
+            twice = sum(max(0, answered[u] + pushed[u] - 1) for u in users)
+            assert lost == [], f"not answered: {len(lost)}"
+            assert twice <= 8, f"{twice} answered twice"
+    finally:
+        proc.kill()
+        await asyncio.get_running_loop().run_in_executor(None, proc.wait)
+
+
+async def _until_up(wx) -> None:
+    for _ in range(150):
+        with contextlib.suppress(aiohttp.ClientError, OSError):
+            if (await wx.verify("up"))[0] == 200:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the bot did not start")
