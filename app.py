@@ -98,6 +98,7 @@ async def tidy(runtime: Runtime) -> None:
     if purged:
         log.info("retention: deleted %d volunteer sign-up(s) older than %d days", purged, days)
     await _warn_of_code_guessing(assistant, now)
+    await _report_undeliverable(runtime, now)
     keep = timedelta(days=assistant.settings.feedback_retention_days)
     await assistant.feedback.purge(now - timedelta(days=1), now - keep)
 
@@ -118,6 +119,28 @@ async def _warn_of_code_guessing(assistant: Assistant, now: datetime) -> None:
                      "guessing; codes are refused for an hour after 5 wrong ones.").format(n=wrong)
         await assistant.outbox.queue(admin.channel, admin.external_id, [Reply(text)])
     await repo.set_state("code_guessing_warned", now.isoformat())
+
+
+async def _report_undeliverable(runtime: Runtime, now: datetime) -> None:
+    """Tell the administrators, once a day, how many notices no channel could deliver (WeChat:
+    the follower's 48-hour window had closed and no template message was possible)."""
+    assistant = runtime.assistant
+    repo = assistant.reminders.repo
+    last = await repo.state("undeliverable_reported")
+    since = datetime.fromisoformat(last) if last else now - timedelta(days=1)
+    if since > now - timedelta(days=1):
+        return
+    count = await runtime.outbox.finished_since("undeliverable", since)
+    if not count:
+        return
+    await repo.set_state("undeliverable_reported", now.isoformat())
+    log.warning("%d notices could not be delivered since %s", count, since.isoformat())
+    for admin in await assistant.users.admins():
+        with i18n.use(admin.language or i18n.language_from_code(admin.language_code)):
+            text = _("{n} notices could not be delivered in the last day: the WeChat followers "
+                     "had not written for 48 hours and no notice template is configured "
+                     "(WECHAT_TEMPLATE_NOTICE).").format(n=count)
+        await assistant.outbox.queue(admin.channel, admin.external_id, [Reply(text)])
 
 
 async def _daily(runtime: Runtime) -> None:

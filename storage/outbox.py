@@ -198,6 +198,14 @@ class OutboxRepo:
         ) as cur:
             return {r["status"]: r["n"] for r in await cur.fetchall()}
 
+    async def finished_since(self, status: str, since: datetime) -> int:
+        """Rows of every channel finished with `status` after `since`."""
+        async with self._db.read() as conn, conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE status = ? AND done_at > ?", (status, ts(since)),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
     async def prune(self, before: datetime) -> None:
         """Forget finished rows older than `before`."""
         async with self._db.transaction() as conn:

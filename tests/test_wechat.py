@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from wechatpy.crypto import WeChatCrypto  # type: ignore[import-untyped]
 
-from app import open_runtime
+from app import open_runtime, tidy
 from channels.durable import Runtime
 from channels.telegram import TelegramChannel, build_application
 from channels.web import WebServer
@@ -338,12 +338,23 @@ async def test_closed_window_uses_the_template_or_counts_undeliverable(settings,
         (tpl,) = await api.wait_templates(USER)
         assert tpl["template_id"] == "TPL_NOTICE"
         assert tpl["data"]["first"]["value"] == "新的公开记录"
-    async with running(settings, clock, kb, api) as wx:  # no template configured
+    admin = "oAdmin00000000000000000000001"
+    with_admin = replace(settings, bot_admins=settings.bot_admins | {f"wechat:{admin}"})
+    async with running(with_admin, clock, kb, api) as wx:  # no template configured
+        r = await wx.send_text(admin, "/whoami")
+        assert "admin" in r.text or "管理员" in r.text  # BOT_ADMINS takes wechat:<openid>
         await wx.runtime.assistant.outbox.queue("wechat", USER, [Reply("又一条")])
         wx.channel.sender.wake()
         await asyncio.sleep(0.8)
         assert (await wx.runtime.outbox.counts("wechat")).get("undeliverable") == 1
         assert len(api.templates_to(USER)) == 1
+        await tidy(wx.runtime)  # the daily tidy-up tells the administrators
+        wx.channel.sender.wake()
+        (told,) = await api.wait_sent(admin)
+        assert "1" in told["content"] and "WECHAT_TEMPLATE_NOTICE" in told["content"]
+        await tidy(wx.runtime)  # once a day, not at every start
+        await asyncio.sleep(0.5)
+        assert len(api.sent_to(admin)) == 1
 
 
 async def test_server_errors_are_retried(settings, clock, kb, api):
