@@ -403,10 +403,11 @@ class WeChatChannel:
         if not openid or not fields.get("MsgType"):
             return web.Response(status=400, text="bad request")
         key = fields.get("MsgId") or f"{openid}:{fields.get('CreateTime', '')}"
-        await self.inbox.receive(CHANNEL, [(key, json.dumps(fields, ensure_ascii=False))],
-                                 self._clock.now())
+        found = await self.inbox.receive_one(CHANNEL, key, json.dumps(fields,
+                                                                     ensure_ascii=False),
+                                             self._clock.now())
         self.pipeline.wake()
-        answer = await self._answer(key, started + self.answer_within)
+        answer, more = await self._answer(key, found, started + self.answer_within)
         if answer is None:
             return web.Response(text="success")
         xml = Passive(openid, account, text=answer.reply.text).xml(int(time.time()))
@@ -422,16 +423,16 @@ class WeChatChannel:
             self.sender.wake()
             raise
         await self.outbox.finish(answer.id, "sent", self._clock.now())
-        self.sender.wake()  # the message's later replies were waiting behind this one
+        if more:
+            self.sender.wake()  # the message's later replies were waiting behind this one
         self.passive += 1
         return response
 
-    async def _answer(self, key: str, deadline: float) -> OutRow | None:
-        """The first reply to the message, if it is text and ready by `deadline` (monotonic);
-        None: `success` now, every reply goes by customer-service messages."""
-        found = await self.inbox.find(CHANNEL, key)
-        if found is None:
-            return None
+    async def _answer(self, key: str, found: tuple[int, bool],
+                      deadline: float) -> tuple[OutRow | None, bool]:
+        """The first reply to the message (inbox row id, handled yet), leased, if it is text
+        and ready by `deadline` (monotonic), and whether more replies follow it. None:
+        `success` now, every reply goes by customer-service messages."""
         inbox_id, handled = found
         if not handled:
             waiter = self._waiting.get(key)
@@ -454,11 +455,11 @@ class WeChatChannel:
         if not handled:
             await self.outbox.release_answers(inbox_id, now)
             self.sender.wake()
-            return None
-        row = await self.outbox.take_answer(inbox_id, now, LEASE, takes=_is_text)
-        if row is None:
+            return None, False
+        row, more = await self.outbox.take_answer(inbox_id, now, LEASE, takes=_is_text)
+        if row is None and more:
             self.sender.wake()
-        return row
+        return row, more
 
     def _handled(self, rows: list[InboxRow]) -> None:
         for row in rows:

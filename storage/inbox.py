@@ -42,6 +42,22 @@ class InboxRepo:
             return [InboxRow(r["id"], r["key"], r["body"] or "", r["received_at"])
                     for r in await cur.fetchall()]
 
+    async def receive_one(self, channel: str, key: str, body: str,
+                          now: datetime) -> tuple[int, bool]:
+        """Write one update (a re-delivery of a key is ignored); its row id, and whether it
+        was handled already."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO inbox (channel, key, body, received_at) "
+                "VALUES (?, ?, ?, ?)", (channel, key, body, ts(now)))
+            async with conn.execute(
+                "SELECT id, handled_at FROM inbox WHERE channel = ? AND key = ?",
+                (channel, key),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None  # written just now, or before
+        return int(row["id"]), row["handled_at"] is not None
+
     async def find(self, channel: str, key: str) -> tuple[int, bool] | None:
         """(row id, handled yet) of a received key."""
         async with self._db.read() as conn, conn.execute(

@@ -96,13 +96,15 @@ class OutboxRepo:
                  for chat_id, r, inbox_id, at in replies])
 
     async def take_answer(self, inbox_id: int, now: datetime, lease: timedelta,
-                          takes: Callable[[Reply], bool] | None = None) -> OutRow | None:
+                          takes: Callable[[Reply], bool] | None = None,
+                          ) -> tuple[OutRow | None, bool]:
         """The first reply to a message, leased to the caller to send in the HTTP response
         (WeChat's passive reply): nobody else sends it for `lease`; `finish` it once the
         response is written, or `release` it. The message's later replies wait behind it
         (one chat's replies go in order). None when nothing is pending (no reply, or the
         sender or another request has it) or the first reply is not one `takes` accepts
-        (then all go through the sender)."""
+        (then all go through the sender). The flag: whether other replies to the message
+        are pending (the sender has them to send)."""
         stamp = ts(now)
         async with self._db.transaction() as conn:
             async with conn.execute(
@@ -110,22 +112,25 @@ class OutboxRepo:
                 "WHERE inbox_id = ? AND status = 'pending' ORDER BY id LIMIT 1", (inbox_id,),
             ) as cur:
                 row = await cur.fetchone()
-            if row is None or (row["error"] == LEASED and row["next_at"] > stamp):
-                return None
+            if row is None:
+                return None, False
+            if row["error"] == LEASED and row["next_at"] > stamp:
+                return None, True
             reply = reply_from_json(row["body"])
             if takes is not None and not takes(reply):
                 await conn.execute(
                     "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending'",
                     (stamp, inbox_id))
-                return None
+                return None, True
             await conn.execute(
                 "UPDATE outbox SET next_at = ?, error = ? WHERE id = ?",
                 (ts(now + lease), LEASED, row["id"]))
-            await conn.execute(
+            others = await conn.execute(
                 "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending' "
                 "AND id != ?", (stamp, inbox_id, row["id"]))
+            more = others.rowcount > 0
         return OutRow(row["id"], row["chat_id"], reply, row["created_at"], row["attempts"],
-                      inbox_id)
+                      inbox_id), more
 
     async def release(self, row_id: int, now: datetime) -> None:
         """A leased reply whose response could not be written: the sender sends it."""
