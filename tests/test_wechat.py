@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 from wechatpy.crypto import WeChatCrypto  # type: ignore[import-untyped]
 
@@ -22,10 +23,11 @@ from app import open_runtime, tidy
 from channels.durable import Runtime
 from channels.telegram import TelegramChannel, build_application
 from channels.web import WebServer
-from channels.wechat import WeChatChannel, menu, picks, render
+from channels.wechat import WeChatApi, WeChatChannel, menu, picks, publish_menu, render
 from channels.wechat_protocol import Crypto, ProtocolError, parse_xml, split_text
 from core.messages import Button, Reply
 from storage.db import open_database
+from storage.wechat import WeChatRepo
 from tests.conftest import ROOT
 from tests.fake_bot_api import FakeBotAPI
 from tests.fake_wechat import FakeWeChatAPI, WeChatClient
@@ -576,3 +578,71 @@ async def _until_up(wx) -> None:
                 return
         await asyncio.sleep(0.1)
     raise AssertionError("the bot did not start")
+
+
+async def test_a_photo_sent_on_wechat_is_kept_for_a_telegram_subscriber(settings, clock, dkb,
+                                                                        api):
+    cadre = "oCadre00000000000000000000001"
+    s0 = replace(settings, bot_admins=settings.bot_admins | {f"wechat:{cadre}"})
+    async with FakeBotAPI() as tg:
+        s = replace(wechat_settings(s0, api), telegram_bot_token=TG_TOKEN,
+                    telegram_base_url=tg.base_url)
+        async with open_runtime(s, clock, dkb) as runtime:
+            telegram = TelegramChannel(runtime, s, build_application(s, poll_timeout=1))
+            wechat = WeChatChannel(runtime, s)
+            server = WebServer("127.0.0.1", 0, runtime.db, [wechat.routes], lambda: {})
+            await server.start()
+            stop = asyncio.Event()
+            tasks = [asyncio.ensure_future(telegram.run(stop, poll_timeout=1)),
+                     asyncio.ensure_future(wechat.run(stop))]
+            try:
+                async with WeChatClient(f"http://127.0.0.1:{server.port}/wechat",
+                                        token=TOKEN, app_id=api.app_id, api=api) as wx:
+                    (subscribed,) = await say(tg, 701, "/subscribe 测试村")
+                    assert "测试村" in body(subscribed)
+                    r = await wx.send_text(cadre, f"/promote wechat:{cadre} village "
+                                                  "岳麓区/望月湖街道/测试村")
+                    assert "长沙市" in r.text
+                    r = await wx.send_text(cadre, "/disclose")  # an administrator: which?
+                    r = await wx.send_text(cadre, _number_of(r.text, "测试村"))
+                    finance = _number_of(r.text, "财务")
+                    r = await wx.send_text(cadre, finance)
+                    r = await wx.send_text(cadre, _number_of(r.text, "完成"))
+                    r = await wx.send_text(cadre, "1")  # the first period offered
+                    assert "照片" in r.text or "photo" in r.text
+                    picture = b"\xff\xd8\xff a noticeboard photo"
+                    api.add_picture("board", picture)
+                    r = await wx.send_image(cadre, pic_url=api.pic_url("board"),
+                                            media_id="MBOARD")
+                    assert "200" in r.text
+                    r = await wx.send_text(cadre, "11月财务收支已上墙")
+                    r = await wx.send_text(cadre, "1")  # save it
+                    note, = [m for m in await tg.wait_replies(701) if m["method"] == "sendPhoto"]
+                    assert "已上墙" in body(note)
+                    assert note["params"]["photo"]["data"] == picture
+            finally:
+                await server.stop()
+                stop.set()
+                await asyncio.wait_for(asyncio.gather(*tasks), 20)
+
+
+def _number_of(text: str, label: str) -> str:
+    """The number of the choice whose label has `label` in it."""
+    (number,) = [line.split(".")[0] for line in text.splitlines()
+                 if line[:1].isdigit() and ". " in line and label in line.split(". ", 1)[1]]
+    return number
+
+
+async def test_menu_is_published_with_the_shared_token(settings, kb, api):
+    s = wechat_settings(settings, api)
+    db = await open_database(s.bot_db)
+    try:
+        async with httpx.AsyncClient() as http:
+            published = await publish_menu(WeChatApi(s, WeChatRepo(db), http), kb)
+            assert api.menu == published == menu(kb)
+            assert api.token_calls == 1
+            again = WeChatApi(s, WeChatRepo(db), http)  # another process: the token is shared
+            await publish_menu(again, kb)
+            assert api.token_calls == 1
+    finally:
+        await db.close()
