@@ -53,7 +53,7 @@ Hook = Callable[[], Awaitable[None]]
 CHANNEL = "wechat"
 ANSWER_WITHIN = 4.0  # seconds: WeChat gives up on a response after 5 and asks again
 HOLD = timedelta(seconds=4.5)  # replies wait this long for their request to take them
-LEASE = timedelta(seconds=30)  # a reply being written into a response; then the sender's
+LEASE = timedelta(seconds=30)  # a reply being written into a response is no one else's
 MAX_BODY = 64 * 1024  # bytes of a pushed message (a 3,000-character text is about 13 KB)
 WINDOW = timedelta(hours=48)  # customer-service messages after a user's last message
 QUOTA = 5  # customer-service messages per user message

@@ -420,13 +420,41 @@ async def test_bot_process_serves_wechat_and_stops_on_sigterm(api, tmp_path):
 
 async def test_disclosure_photo_recorded_on_telegram_reaches_a_wechat_subscriber(
         settings, clock, dkb, api):
-    # Both channels in one process, as `python bot.py` runs them with both configured.
-
     cadre, admin = 601, int(settings_admin(settings))
+    async with both_channels(settings, clock, dkb, api) as (tg, wx):
+        r = await wx.send_text(USER, "/subscribe 测试村")
+        assert "测试村" in r.text
+        await say(tg, admin, "/start")
+        await say(tg, cadre, "/start")
+        await say(tg, admin, f"/promote {cadre} village 岳麓区/望月湖街道/测试村")
+        await say(tg, cadre, "/disclose")
+        await press(tg, cadre, "di:finance")
+        (periods,) = await press(tg, cadre, "di:done")
+        await press(tg, cadre, periods["params"]["reply_markup"]["inline_keyboard"][0][0]
+                    ["callback_data"])
+        tg.push_photo(cadre)
+        (asked,) = await tg.wait_replies(cadre)
+        assert "200" in body(asked)
+        await say(tg, cadre, "11月财务收支已上墙")
+        await press(tg, cadre, "dk:")
+        text, image = await api.wait_sent(USER, 2)
+        assert "已上墙" in text["content"]
+        assert image["msgtype"] == "image"
+        assert api.uploads[image["media_id"]] == b"\xff\xd8\xff fake jpeg"
+        r = await wx.send_text(USER, "测试村最近公开了什么")
+        assert "测试村" in r.text  # the first reply, in the response
+        record, photo = (await api.wait_sent(USER, 4))[2:]
+        assert "已上墙" in record["content"] and photo["msgtype"] == "image"
+
+
+@contextlib.asynccontextmanager
+async def both_channels(settings, clock, kb, api):
+    """Telegram (polling the fake Bot API) and WeChat in one process, as `python bot.py`
+    runs them when both are configured; yields the fake Bot API and a WeChat client."""
     async with FakeBotAPI() as tg:
         s = replace(wechat_settings(settings, api), telegram_bot_token=TG_TOKEN,
                     telegram_base_url=tg.base_url)
-        async with open_runtime(s, clock, dkb) as runtime:
+        async with open_runtime(s, clock, kb) as runtime:
             telegram = TelegramChannel(runtime, s, build_application(s, poll_timeout=1))
             wechat = WeChatChannel(runtime, s)
             server = WebServer("127.0.0.1", 0, runtime.db, [wechat.routes, telegram.routes],
@@ -438,29 +466,7 @@ async def test_disclosure_photo_recorded_on_telegram_reaches_a_wechat_subscriber
             try:
                 async with WeChatClient(f"http://127.0.0.1:{server.port}/wechat",
                                         token=TOKEN, app_id=api.app_id, api=api) as wx:
-                    r = await wx.send_text(USER, "/subscribe 测试村")
-                    assert "测试村" in r.text
-                    await say(tg, admin, "/start")
-                    await say(tg, cadre, "/start")
-                    await say(tg, admin, f"/promote {cadre} village 岳麓区/望月湖街道/测试村")
-                    await say(tg, cadre, "/disclose")
-                    await press(tg, cadre, "di:finance")
-                    (periods,) = await press(tg, cadre, "di:done")
-                    await press(tg, cadre, periods["params"]["reply_markup"]["inline_keyboard"]
-                                [0][0]["callback_data"])
-                    tg.push_photo(cadre)
-                    (asked,) = await tg.wait_replies(cadre)
-                    assert "200" in body(asked)
-                    await say(tg, cadre, "11月财务收支已上墙")
-                    await press(tg, cadre, "dk:")
-                    text, image = await api.wait_sent(USER, 2)
-                    assert "已上墙" in text["content"]
-                    assert image["msgtype"] == "image"
-                    assert api.uploads[image["media_id"]] == b"\xff\xd8\xff fake jpeg"
-                    r = await wx.send_text(USER, "测试村最近公开了什么")
-                    assert "测试村" in r.text  # the first reply, in the response
-                    record, photo = (await api.wait_sent(USER, 4))[2:]
-                    assert "已上墙" in record["content"] and photo["msgtype"] == "image"
+                    yield tg, wx
             finally:
                 await server.stop()
                 stop.set()
@@ -583,47 +589,27 @@ async def _until_up(wx) -> None:
 async def test_a_photo_sent_on_wechat_is_kept_for_a_telegram_subscriber(settings, clock, dkb,
                                                                         api):
     cadre = "oCadre00000000000000000000001"
-    s0 = replace(settings, bot_admins=settings.bot_admins | {f"wechat:{cadre}"})
-    async with FakeBotAPI() as tg:
-        s = replace(wechat_settings(s0, api), telegram_bot_token=TG_TOKEN,
-                    telegram_base_url=tg.base_url)
-        async with open_runtime(s, clock, dkb) as runtime:
-            telegram = TelegramChannel(runtime, s, build_application(s, poll_timeout=1))
-            wechat = WeChatChannel(runtime, s)
-            server = WebServer("127.0.0.1", 0, runtime.db, [wechat.routes], lambda: {})
-            await server.start()
-            stop = asyncio.Event()
-            tasks = [asyncio.ensure_future(telegram.run(stop, poll_timeout=1)),
-                     asyncio.ensure_future(wechat.run(stop))]
-            try:
-                async with WeChatClient(f"http://127.0.0.1:{server.port}/wechat",
-                                        token=TOKEN, app_id=api.app_id, api=api) as wx:
-                    (subscribed,) = await say(tg, 701, "/subscribe 测试村")
-                    assert "测试村" in body(subscribed)
-                    r = await wx.send_text(cadre, f"/promote wechat:{cadre} village "
-                                                  "岳麓区/望月湖街道/测试村")
-                    assert "长沙市" in r.text
-                    r = await wx.send_text(cadre, "/disclose")  # an administrator: which?
-                    r = await wx.send_text(cadre, _number_of(r.text, "测试村"))
-                    finance = _number_of(r.text, "财务")
-                    r = await wx.send_text(cadre, finance)
-                    r = await wx.send_text(cadre, _number_of(r.text, "完成"))
-                    r = await wx.send_text(cadre, "1")  # the first period offered
-                    assert "照片" in r.text or "photo" in r.text
-                    picture = b"\xff\xd8\xff a noticeboard photo"
-                    api.add_picture("board", picture)
-                    r = await wx.send_image(cadre, pic_url=api.pic_url("board"),
-                                            media_id="MBOARD")
-                    assert "200" in r.text
-                    r = await wx.send_text(cadre, "11月财务收支已上墙")
-                    r = await wx.send_text(cadre, "1")  # save it
-                    note, = [m for m in await tg.wait_replies(701) if m["method"] == "sendPhoto"]
-                    assert "已上墙" in body(note)
-                    assert note["params"]["photo"]["data"] == picture
-            finally:
-                await server.stop()
-                stop.set()
-                await asyncio.wait_for(asyncio.gather(*tasks), 20)
+    admins = replace(settings, bot_admins=settings.bot_admins | {f"wechat:{cadre}"})
+    async with both_channels(admins, clock, dkb, api) as (tg, wx):
+        (subscribed,) = await say(tg, 701, "/subscribe 测试村")
+        assert "测试村" in body(subscribed)
+        r = await wx.send_text(cadre, f"/promote wechat:{cadre} village 岳麓区/望月湖街道/测试村")
+        assert "长沙市" in r.text
+        r = await wx.send_text(cadre, "/disclose")  # an administrator: which village?
+        r = await wx.send_text(cadre, _number_of(r.text, "测试村"))
+        r = await wx.send_text(cadre, _number_of(r.text, "财务"))
+        r = await wx.send_text(cadre, _number_of(r.text, "完成"))
+        r = await wx.send_text(cadre, "1")  # the first period offered
+        assert "照片" in r.text
+        picture = b"\xff\xd8\xff a noticeboard photo"
+        api.add_picture("board", picture)
+        r = await wx.send_image(cadre, pic_url=api.pic_url("board"), media_id="MBOARD")
+        assert "200" in r.text
+        await wx.send_text(cadre, "11月财务收支已上墙")
+        await wx.send_text(cadre, "1")  # save it
+        (note,) = [m for m in await tg.wait_replies(701) if m["method"] == "sendPhoto"]
+        assert "已上墙" in body(note)
+        assert note["params"]["photo"]["data"] == picture
 
 
 def _number_of(text: str, label: str) -> str:
