@@ -66,37 +66,56 @@ async def run_channels(settings: Settings) -> None:
         server = WebServer(settings.bot_http_host, settings.bot_http_port, runtime.db,
                            [c.routes for c in channels.values()], lambda: dict(running))
         scheduler = ReminderScheduler(assistant.reminders)
-        stop, inner = _stop_event(), asyncio.Event()
+        stop = _stop_event()
         scheduler_stopped: asyncio.Task[None] | None = None
+        scheduler_started = False
 
         def started(name: str) -> Callable[[], Awaitable[None]]:
             async def hook() -> None:
+                nonlocal scheduler_started
                 running[name] = True
-                if all(running.values()):
+                if all(running.values()) and not scheduler_started:
+                    scheduler_started = True
                     await scheduler.start()
             return hook
 
         async def before_stop() -> None:  # the first channel to stop stops the scheduler
             nonlocal scheduler_stopped
-            if scheduler_stopped is None:
+            if stop.is_set() and scheduler_stopped is None and scheduler_started:
                 scheduler_stopped = asyncio.ensure_future(scheduler.stop())
-            await scheduler_stopped
+            if scheduler_stopped is not None:
+                await scheduler_stopped
 
+        async def supervise(name: str, inner: asyncio.Event) -> None:
+            """Run a channel until the stop; one that fails is logged and run again, up to a
+            minute apart, while the others go on (Telegram waits for its API by itself)."""
+            delay = 5.0
+            while True:
+                try:
+                    await channels[name].run(inner, on_started=started(name),
+                                             before_stop=before_stop)
+                    return
+                except Exception:
+                    log.exception("the %s channel failed; starting it again in %.0f s",
+                                  name, delay)
+                running[name] = False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(inner.wait(), timeout=delay)
+                if inner.is_set():
+                    return
+                delay = min(delay * 2, 60.0)
+
+        inner = asyncio.Event()
         await server.start()
-        tasks = [asyncio.ensure_future(c.run(inner, on_started=started(name),
-                                             before_stop=before_stop))
-                 for name, c in channels.items()]
+        tasks = [asyncio.ensure_future(supervise(name, inner)) for name in channels]
         try:
-            waiting = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiting, *tasks}, return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
+            await stop.wait()
         finally:
             await server.stop()  # no new requests; those in flight were answered
             inner.set()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-        for name, result in zip(channels, results, strict=True):
-            if isinstance(result, BaseException):
-                log.error("the %s channel stopped", name, exc_info=result)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if scheduler_started and scheduler_stopped is None:
+                await scheduler.stop()
     log.info("stopped; database closed")
 
 

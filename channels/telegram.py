@@ -416,44 +416,67 @@ class TelegramChannel:
         is in the inbox (handled now or at the next start), what is due is sent.
         `on_started` runs once the bot can send (the reminder scheduler starts there);
         `before_stop` while it still can (the scheduler finishes its sends)."""
-        async with self.app:  # getMe; the bot's HTTP client
-            await self.set_commands()
-            inner = asyncio.Event()  # the pipeline and sender stop after the poller
-            poller: asyncio.Future[Any]
-            if self.webhook:
-                await self.app.bot.set_webhook(
-                    self.webhook, secret_token=self.settings.telegram_webhook_secret,
-                    allowed_updates=list(ALLOWED_UPDATES))
-                poller = asyncio.ensure_future(stop.wait())
-                log.info("telegram webhook set for @%s", self.app.bot.username)
-            else:
-                await self.app.bot.delete_webhook()  # getUpdates is refused while one is set
-                poller = asyncio.ensure_future(self.poll(stop, poll_timeout=poll_timeout,
-                                                         interval=poll_interval))
-                log.info("telegram polling started as @%s", self.app.bot.username)
-            workers = [asyncio.ensure_future(self.pipeline.run(inner)),
-                       asyncio.ensure_future(self.sender.run(inner)),
-                       asyncio.ensure_future(self._keep_menus(inner))]
-            self.running = True
+        if not await self._initialize(stop):
+            return
+        try:
+            await self._run(stop, poll_interval=poll_interval, poll_timeout=poll_timeout,
+                            on_started=on_started, before_stop=before_stop)
+        finally:
+            await self.app.shutdown()
+
+    async def _initialize(self, stop: asyncio.Event) -> bool:
+        """getMe and the bot's HTTP client, waiting (up to a minute between tries) while
+        Telegram cannot be reached; False when stopped meanwhile."""
+        delay = 5.0
+        while not stop.is_set():
             try:
-                if on_started is not None:
-                    await on_started()
-                await stop.wait()
-                if before_stop is not None:
-                    await before_stop()
-            finally:
-                poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
-                inner.set()
-                await asyncio.gather(*workers, return_exceptions=True)
-                try:  # what is due goes now, within a few seconds
-                    await asyncio.wait_for(self._last_round(), timeout=STOP_GRACE)
-                except TimeoutError:
-                    log.warning("stopping with replies still queued; they go at the next start")
-                for task in list(self._spinners):
-                    task.cancel()
-                self.running = False
+                await self.app.initialize()
+                return True
+            except (TimedOut, NetworkError) as exc:
+                log.error("cannot reach Telegram (%s); trying again in %.0f s", exc, delay)
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 60.0)
+        return False
+
+    async def _run(self, stop: asyncio.Event, *, poll_interval: float, poll_timeout: int,
+                   on_started: Hook | None, before_stop: Hook | None) -> None:
+        await self.set_commands()
+        inner = asyncio.Event()  # the pipeline and sender stop after the poller
+        poller: asyncio.Future[Any]
+        if self.webhook:
+            await self.app.bot.set_webhook(
+                self.webhook, secret_token=self.settings.telegram_webhook_secret,
+                allowed_updates=list(ALLOWED_UPDATES))
+            poller = asyncio.ensure_future(stop.wait())
+            log.info("telegram webhook set for @%s", self.app.bot.username)
+        else:
+            await self.app.bot.delete_webhook()  # getUpdates is refused while one is set
+            poller = asyncio.ensure_future(self.poll(stop, poll_timeout=poll_timeout,
+                                                     interval=poll_interval))
+            log.info("telegram polling started as @%s", self.app.bot.username)
+        workers = [asyncio.ensure_future(self.pipeline.run(inner)),
+                   asyncio.ensure_future(self.sender.run(inner)),
+                   asyncio.ensure_future(self._keep_menus(inner))]
+        self.running = True
+        try:
+            if on_started is not None:
+                await on_started()
+            await stop.wait()
+            if before_stop is not None:
+                await before_stop()
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            inner.set()
+            await asyncio.gather(*workers, return_exceptions=True)
+            try:  # what is due goes now, within a few seconds
+                await asyncio.wait_for(self._last_round(), timeout=STOP_GRACE)
+            except TimeoutError:
+                log.warning("stopping with replies still queued; they go at the next start")
+            for task in list(self._spinners):
+                task.cancel()
+            self.running = False
 
     async def _keep_menus(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -61,6 +62,9 @@ TOKEN_EARLY = timedelta(minutes=5)  # refresh the access token this long before 
 TOKEN_ERRORS = (40001, 40014, 42001)  # invalid, malformed, expired access token
 BLOCKED_ERRORS = (43004, 43019)  # the user does not follow the account / blocked it
 WINDOW_ERRORS = (45015, 45047)  # out of the window / out of the quota
+# The app id or secret is wrong, or this server's IP is not on the account's whitelist:
+# retried (with the sender's backoff) until the operator fixes it, never dropped.
+CONFIG_ERRORS = (*TOKEN_ERRORS, 40002, 40013, 40125, 40164, 41001, 41002, 41004)
 STOP_GRACE = 5.0
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]{2,}")
@@ -192,6 +196,54 @@ def _json_of(resp: httpx.Response) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise WeChatError(None, "not a JSON object")
     return data
+
+
+FRESH = 300  # seconds a push's timestamp may be from now (WeChat retries within 15)
+
+
+def _fresh(timestamp: str) -> bool:
+    try:
+        return abs(time.time() - int(timestamp)) <= FRESH
+    except ValueError:
+        return False
+
+
+async def _read_body(request: web.Request) -> bytes | None:
+    """The whole body, however it arrives in pieces; None when over MAX_BODY."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(MAX_BODY + 1 - size if size <= MAX_BODY else 1):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+    return b"".join(chunks)
+
+
+class Replays:
+    """A signed URL (timestamp, nonce) with another body than the first: in plain mode the
+    signature does not cover the body, so one captured URL could carry any message. A retry
+    of the same body passes (WeChat's retries; the inbox answers them once)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], tuple[float, str]] = {}
+
+    def fresh(self, timestamp: str, nonce: str, body: bytes) -> bool:
+        now = time.monotonic()
+        if len(self._seen) > 10_000:
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < 2 * FRESH}
+        digest = hashlib.sha256(body).hexdigest()
+        seen = self._seen.setdefault((timestamp, nonce), (now, digest))
+        return seen[1] == digest
+
+
+def message_key(fields: dict[str, str]) -> str:
+    """WeChat's id of a push, the same for its retries: MsgId, or for events (which have
+    none) the sender, time and event (a click and a location report in one second are two)."""
+    if fields.get("MsgId"):
+        return fields["MsgId"]
+    return ":".join((fields.get("FromUserName", ""), fields.get("CreateTime", ""),
+                     fields.get("Event", ""), fields.get("EventKey", "")))
 
 
 def language_of(text: str) -> str | None:
@@ -354,6 +406,11 @@ class WeChatChannel:
                                  handle=self.handle, hold=HOLD, on_handled=self._handled,
                                  prepare=self.prepare)
         self._waiting: dict[str, asyncio.Future[int]] = {}
+        self._replays = Replays()
+        if self.crypto is None:
+            log.warning("WeChat plain mode: messages are signed but not encrypted, and the "
+                        "signature does not cover them; set WECHAT_AES_KEY (safe mode) in "
+                        "production")
         self.answer_within = ANSWER_WITHIN
         self.passive = self.pushed = 0
         self.assistant.outbox.register(CHANNEL, self)
@@ -379,20 +436,27 @@ class WeChatChannel:
         if not signature_ok(q.get("signature"), self.token, timestamp, nonce):
             log.warning("a WeChat push with a bad signature was refused")
             return web.Response(status=403, text="forbidden")
+        if not _fresh(timestamp):
+            log.warning("a WeChat push signed more than %d s from now was refused", FRESH)
+            return web.Response(status=403, text="forbidden")
         if request.content_length is not None and request.content_length > MAX_BODY:
             return web.Response(status=413, text="too large")
-        body = await request.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
+        body = await _read_body(request)
+        if body is None:
             return web.Response(status=413, text="too large")
+        if not self._replays.fresh(timestamp, nonce, body):
+            log.warning("a signed WeChat URL was used again with another body; refused")
+            return web.Response(status=403, text="forbidden")
         encrypted = q.get("encrypt_type") == "aes"
+        key_used = 0
         try:
             fields = parse_xml(body)
             if self.crypto is not None:
                 if not encrypted:
                     log.warning("a plain WeChat push while safe mode is configured; refused")
                     return web.Response(status=403, text="forbidden")
-                plain = self.crypto.decrypt(fields.get("Encrypt", ""), q.get("msg_signature"),
-                                            timestamp, nonce)
+                plain, key_used = self.crypto.decrypt(fields.get("Encrypt", ""),
+                                                      q.get("msg_signature"), timestamp, nonce)
                 fields = parse_xml(plain)
         except ProtocolError as exc:
             forged = "signature" in str(exc)
@@ -402,17 +466,24 @@ class WeChatChannel:
         openid, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
         if not openid or not fields.get("MsgType"):
             return web.Response(status=400, text="bad request")
-        key = fields.get("MsgId") or f"{openid}:{fields.get('CreateTime', '')}"
+        key = message_key(fields)
         found = await self.inbox.receive_one(CHANNEL, key, json.dumps(fields,
                                                                      ensure_ascii=False),
                                              self._clock.now())
         self.pipeline.wake()
         answer, more = await self._answer(key, found, started + self.answer_within)
+        if answer is not None and time.monotonic() - started > ANSWER_WITHIN + 0.5:
+            # Too late for this response (WeChat stops waiting at 5 s): the sender sends it.
+            await self.outbox.release(answer.id, self._clock.now())
+            answer, more = None, True
         if answer is None:
+            if more:
+                self.sender.wake()
             return web.Response(text="success")
         xml = Passive(openid, account, text=answer.reply.text).xml(int(time.time()))
-        if self.crypto is not None:
-            xml = self.crypto.encrypt(xml, str(int(time.time())), secrets.token_hex(8))
+        if self.crypto is not None:  # with the key the push came under (a key change)
+            xml = self.crypto.encrypt(xml, str(int(time.time())), secrets.token_hex(8),
+                                      key=key_used)
         response = web.Response(body=xml, content_type="application/xml", charset="utf-8")
         try:
             await response.prepare(request)
@@ -508,29 +579,34 @@ class WeChatChannel:
             log.info("a WeChat follower unfollowed the account")
             return []
         await self.repo.came_in(openid, self._clock.now())
-        replies = await self._into_core(msg)
+        replies, keep = await self._into_core(msg)
         out, choices = render(replies)
-        if choices is not None:
+        if not keep:
+            # The numbers mean the choices of the latest answer; an answer without buttons
+            # ends them (a "1" later is not a button from long ago, such as "delete my data").
             await self.repo.set_choices(openid, choices)
         return out
 
-    async def _into_core(self, msg: Incoming) -> list[Reply]:
+    async def _into_core(self, msg: Incoming) -> tuple[list[Reply], bool]:
+        """The core's replies, and whether the choices on screen stay (a number out of
+        range)."""
         numbers = picks(msg.text) if msg.text else None
         choices = await self.repo.choices(msg.chat_id) if numbers else None
         if numbers is None or choices is None:
-            return await self.assistant.handle(msg)
+            return await self.assistant.handle(msg), False
+        numbers = list(dict.fromkeys(numbers))  # "1 1" picks it once
         if len(numbers) > 1 and not choices.multi:
-            return await self.assistant.handle(msg)  # "1 3" where one is asked: a question
+            return await self.assistant.handle(msg), False  # "1 3" where one is asked
         wrong = [n for n in numbers if not 1 <= n <= len(choices.payloads)]
-        if wrong:
+        if wrong:  # said so, and the choices stay
             return [Reply(_("Please type a number from 1 to {n} to choose, or type your "
-                            "question.").format(n=len(choices.payloads)))]
+                            "question.").format(n=len(choices.payloads)))], True
         replies: list[Reply] = []
         for i, n in enumerate(numbers):
             update_id = msg.update_id if i == 0 else f"{msg.update_id}#{i}"
             pick = replace(msg, text=None, payload=choices.payloads[n - 1], update_id=update_id)
             replies = await self.assistant.handle(pick)  # each toggle shows the list again
-        return replies
+        return replies, False
 
     # --- sending --------------------------------------------------------------------------
     async def deliver(self, chat_id: str, reply: Reply) -> None:
@@ -548,8 +624,11 @@ class WeChatChannel:
         if choices is not None:
             await self.repo.set_choices(chat_id, choices)
         try:
-            for part in parts:
-                await self._custom(chat_id, part)
+            # Pictures are uploaded first: a failed upload then repeats no text.
+            media = {i: await self._upload(p) for i, p in enumerate(parts)
+                     if p.image is not None or p.photo is not None}
+            for i, part in enumerate(parts):
+                await self._custom(chat_id, part, media.get(i))
         except WeChatError as exc:
             if exc.errcode in WINDOW_ERRORS:
                 await self.repo.close_window(chat_id)
@@ -569,19 +648,24 @@ class WeChatChannel:
             return False
         return self._clock.now() - datetime.fromisoformat(follower.last_in_at) < WINDOW
 
-    async def _custom(self, openid: str, reply: Reply) -> None:
+    async def _upload(self, reply: Reply) -> str | None:
+        """A reply's picture as WeChat temporary media (None: a photo only its own channel
+        has; the text said what it shows)."""
+        picture = reply.image
+        if picture is None and reply.photo is not None:
+            picture = await self.pictures.get(reply.photo)
+        if picture is None:
+            return None
+        uploaded = await self.api.call(
+            "/cgi-bin/media/upload", params={"type": "image"},
+            files={"media": ("picture.jpg", picture, mime_of(picture))})
+        return str(uploaded.get("media_id", "")) or None
+
+    async def _custom(self, openid: str, reply: Reply, media_id: str | None = None) -> None:
         if reply.image is not None or reply.photo is not None:
-            picture = reply.image
-            if picture is None and reply.photo is not None:
-                picture = await self.pictures.get(reply.photo)
-            if picture is None:
-                return  # a photo only its own channel has: the text said what it shows
-            uploaded = await self.api.call(
-                "/cgi-bin/media/upload", params={"type": "image"},
-                files={"media": ("picture.jpg", picture, mime_of(picture))})
-            await self.api.call("/cgi-bin/message/custom/send", {
-                "touser": openid, "msgtype": "image",
-                "image": {"media_id": uploaded.get("media_id", "")}})
+            if media_id is not None:
+                await self.api.call("/cgi-bin/message/custom/send", {
+                    "touser": openid, "msgtype": "image", "image": {"media_id": media_id}})
             return
         for part in split_text(reply.text or " ", TEXT_LIMIT):
             await self.api.call("/cgi-bin/message/custom/send", {
@@ -638,7 +722,7 @@ class WeChatChannel:
             except TimeoutError:
                 log.warning("stopping with WeChat messages still queued; they go at the next "
                             "start")
-            if self._own_http:
+            if self._own_http and stop.is_set():  # not when it is run again after a failure
                 await self._http.aclose()
 
     async def _last_round(self) -> None:
@@ -648,6 +732,10 @@ class WeChatChannel:
 
 def _delivery_error(exc: WeChatError) -> DeliveryError:
     if exc.errcode is None or exc.errcode == -1:  # transport, 5xx, "system busy"
+        return DeliveryError(str(exc))
+    if exc.errcode in CONFIG_ERRORS:  # the operator can fix it; the messages wait
+        log.error("WeChat refuses the account's credentials or this server (%s): check "
+                  "WECHAT_APP_ID, WECHAT_APP_SECRET and the IP whitelist", exc)
         return DeliveryError(str(exc))
     if exc.errcode in BLOCKED_ERRORS:
         return DeliveryError(str(exc), blocked=True)

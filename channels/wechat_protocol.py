@@ -55,7 +55,8 @@ class Crypto:
             raise ValueError("no EncodingAESKey")
 
     def decrypt(self, ciphertext: str, msg_signature: str | None, timestamp: str,
-                nonce: str) -> bytes:
+                nonce: str) -> tuple[bytes, int]:
+        """The message, and which key opened it (0 the current one, 1 the previous)."""
         if not signature_ok(msg_signature, self.token, timestamp, nonce, ciphertext):
             raise ProtocolError("bad msg_signature")
         try:
@@ -64,19 +65,20 @@ class Crypto:
             raise ProtocolError("ciphertext is not base64") from exc
         if not raw or len(raw) % 16:
             raise ProtocolError("ciphertext has a bad length")
-        for key in self._keys:
+        for index, key in enumerate(self._keys):
             message = _open(key, raw, self.app_id)
             if message is not None:
-                return message
+                return message, index
         raise ProtocolError("cannot decrypt (wrong key or app id)")
 
-    def encrypt(self, message: bytes, timestamp: str, nonce: str) -> bytes:
-        """The encrypted, signed reply document for a passive reply."""
-        key = self._keys[0]
+    def encrypt(self, message: bytes, timestamp: str, nonce: str, key: int = 0) -> bytes:
+        """The encrypted, signed reply document for a passive reply (`key`: the index of the
+        key the push came under)."""
+        key_bytes = self._keys[min(key, len(self._keys) - 1)]
         plain = os.urandom(16) + struct.pack(">I", len(message)) + message + self.app_id.encode()
         pad = BLOCK - len(plain) % BLOCK
         plain += bytes([pad]) * pad
-        enc = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+        enc = Cipher(algorithms.AES(key_bytes), modes.CBC(key_bytes[:16])).encryptor()
         ciphertext = base64.b64encode(enc.update(plain) + enc.finalize()).decode()
         sig = signature(self.token, timestamp, nonce, ciphertext)
         return (f"<xml><Encrypt><![CDATA[{ciphertext}]]></Encrypt>"

@@ -101,8 +101,8 @@ class OutboxRepo:
         """The first reply to a message, leased to the caller to send in the HTTP response
         (WeChat's passive reply): nobody else sends it for `lease`; `finish` it once the
         response is written, or `release` it. The message's later replies wait behind it
-        (one chat's replies go in order). None when nothing is pending (no reply, or the
-        sender or another request has it) or the first reply is not one `takes` accepts
+        (one chat's replies go in order). None when nothing is pending, when the reply's hold
+        is over (the sender may be sending it), when another request has it, or the first reply is not one `takes` accepts
         (then all go through the sender). The flag: whether other replies to the message
         are pending (the sender has them to send)."""
         stamp = ts(now)
@@ -114,8 +114,8 @@ class OutboxRepo:
                 row = await cur.fetchone()
             if row is None:
                 return None, False
-            if row["error"] == LEASED and row["next_at"] > stamp:
-                return None, True
+            if row["next_at"] <= stamp or row["error"] == LEASED:
+                return None, True  # the sender's now (its hold is over), or another request's
             reply = reply_from_json(row["body"])
             if takes is not None and not takes(reply):
                 await conn.execute(

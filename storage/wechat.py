@@ -78,9 +78,10 @@ class WeChatRepo:
         data = json.loads(row["choices"])
         return Choices(tuple(str(p) for p in data["payloads"]), bool(data.get("multi")))
 
-    async def set_choices(self, openid: str, choices: Choices) -> None:
-        body = json.dumps({"payloads": list(choices.payloads), "multi": choices.multi},
-                          ensure_ascii=False)
+    async def set_choices(self, openid: str, choices: Choices | None) -> None:
+        """The choices the follower's numbers now mean (None: none)."""
+        body = None if choices is None else json.dumps(
+            {"payloads": list(choices.payloads), "multi": choices.multi}, ensure_ascii=False)
         async with self._db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO wechat_users (openid, choices) VALUES (?, ?) "

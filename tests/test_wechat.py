@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -96,16 +97,19 @@ def test_our_encryption_is_wechats():
                                            "n0nce")
     pushed = theirs.encrypt_message("<xml><a>长沙</a></xml>", "n2", "1700000001")
     fields = parse_xml(pushed.encode())
-    plain = ours.decrypt(fields["Encrypt"], fields["MsgSignature"], "1700000001", "n2")
-    assert parse_xml(plain) == {"a": "长沙"}
+    plain, key = ours.decrypt(fields["Encrypt"], fields["MsgSignature"], "1700000001", "n2")
+    assert parse_xml(plain) == {"a": "长沙"} and key == 0
     with pytest.raises(ProtocolError):
         ours.decrypt(fields["Encrypt"], "0" * 40, "1700000001", "n2")
     with pytest.raises(ProtocolError):  # another account's app id
         Crypto(TOKEN, "wxother", [AES_KEY]).decrypt(fields["Encrypt"], fields["MsgSignature"],
                                                     "1700000001", "n2")
     rotated = Crypto(TOKEN, "wxappid", [base64.b64encode(b"n" * 32).decode()[:43], AES_KEY])
-    assert parse_xml(rotated.decrypt(fields["Encrypt"], fields["MsgSignature"], "1700000001",
-                                     "n2")) == {"a": "长沙"}
+    plain, key = rotated.decrypt(fields["Encrypt"], fields["MsgSignature"], "1700000001", "n2")
+    assert parse_xml(plain) == {"a": "长沙"} and key == 1  # the previous key
+    reply = rotated.encrypt(b"<xml><a>1</a></xml>", "1700000002", "n3", key=key)
+    assert "<a>1</a>" in theirs.decrypt_message(reply.decode(), _signature_of(reply),
+                                                 "1700000002", "n3")  # answered in it
 
 
 def _signature_of(reply: bytes) -> str:
@@ -632,3 +636,98 @@ async def test_menu_is_published_with_the_shared_token(settings, kb, api):
             assert api.token_calls == 1
     finally:
         await db.close()
+
+
+async def test_an_answer_without_buttons_ends_the_numbered_choices(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        r = await wx.send_text(USER, "/forget")
+        assert "1. " in r.text  # 1. delete my data, 2. keep it
+        await wx.send_text(USER, "/whoami")  # no buttons
+        r = await wx.send_text(USER, "1")  # not "delete my data" from two answers ago
+        assert "删除" not in r.text or "不会" in r.text
+        user = await wx.runtime.assistant.users.get("wechat", USER)
+        assert user is not None
+
+
+async def test_replayed_and_stale_pushes_are_refused(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        first = wx.build_xml(USER, "text", [("Content", "结婚登记要带什么材料")])
+        signed = int(time.time())
+        r = await wx.post_xml(first, timestamp=signed, nonce="n0nce1")
+        assert r.status == 200
+        again = await wx.post_xml(first, timestamp=signed, nonce="n0nce1")
+        assert again.status == 200  # WeChat's retry: the same body under the same signature
+        other = wx.build_xml("oAdmin00000000000000000000009", "text", [("Content", "/cadres")])
+        forged = await wx.post_xml(other, timestamp=signed, nonce="n0nce1")
+        assert forged.status == 403  # a captured URL with another body
+        stale = await wx.post_xml(other, timestamp=int(time.time()) - 3600)
+        assert stale.status == 403
+        assert (await wx.runtime.inbox.counts("wechat")) == {"handled": 1}
+
+
+async def test_a_retry_after_the_answer_was_pushed_gets_success(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        wx.channel.answer_within = 0.0
+        r = await wx.send_text(USER, "结婚登记要带什么材料", msg_id=991)
+        assert r.success
+        await api.wait_sent(USER, 1)
+        wx.channel.answer_within = 4.0
+        again = await wx.send_text(USER, "结婚登记要带什么材料", msg_id=991)  # WeChat asks again
+        assert again.success and not again.text
+        await asyncio.sleep(0.6)
+        assert len(api.sent_to(USER)) == 1
+
+
+async def test_a_push_that_arrives_in_pieces_is_read_whole(settings, clock, kb, api):
+    async with running(settings, clock, kb, api) as wx:
+        xml = wx.build_xml(USER, "text", [("Content", "结婚登记要带什么材料")]).encode()
+        ts, nonce = str(int(time.time())), "pieces1"
+
+        async def slowly():
+            yield xml[:40]
+            await asyncio.sleep(0.2)
+            yield xml[40:]
+
+        query = {"signature": wx.sign(ts, nonce), "timestamp": ts, "nonce": nonce}
+        url = f"http://127.0.0.1:{wx.server.port}/wechat"
+        async with aiohttp.ClientSession() as http, http.post(url, params=query,
+                                                              data=slowly()) as resp:
+            assert resp.status == 200
+            assert "身份证" in await resp.text()
+
+
+async def test_wrong_credentials_delay_messages_instead_of_dropping_them(settings, clock, kb,
+                                                                         api):
+    async with running(settings, clock, kb, api) as wx:
+        wx.channel.answer_within = 0.0
+        api.fail_next("/cgi-bin/message/custom/send", errcode=40164)  # IP not whitelisted
+        await wx.send_text(USER, "结婚登记要带什么材料")
+        (msg,) = await api.wait_sent(USER, timeout=15)
+        assert "身份证" in msg["content"]
+
+
+async def test_wechat_keeps_serving_while_telegram_cannot_be_reached(api, tmp_path):
+    port = _free_port()
+    env = {**os.environ, "WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": api.app_id,
+           "WECHAT_APP_SECRET": api.app_secret, "WECHAT_API_BASE": api.base_url,
+           "TELEGRAM_BOT_TOKEN": TG_TOKEN,
+           "TELEGRAM_BASE_URL": f"http://127.0.0.1:{_free_port()}/bot",  # nobody there
+           "BOT_HTTP_PORT": str(port), "BOT_DB": str(tmp_path / "t.sqlite3"),
+           "BOT_DATA_DIR": str(tmp_path / "data"), "BOT_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py")], env=env,  # noqa: ASYNC220
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        async with WeChatClient(f"http://127.0.0.1:{port}/wechat", token=TOKEN,
+                                app_id=api.app_id, api=api) as wx:
+            await _until_up(wx)
+            r = await wx.send_text(USER, "结婚登记要带什么材料")
+            assert "身份证" in r.text
+            async with wx.session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                health = await resp.json()
+            assert health["channels"] == {"telegram": False, "wechat": True}
+            assert proc.poll() is None  # still running
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.get_running_loop().run_in_executor(None, proc.communicate)
+    assert proc.returncode == 0, err
+    assert "cannot reach Telegram" in err
