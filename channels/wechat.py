@@ -66,6 +66,7 @@ WINDOW_ERRORS = (45015, 45047)  # out of the window / out of the quota
 # retried (with the sender's backoff) until the operator fixes it, never dropped.
 CONFIG_ERRORS = (*TOKEN_ERRORS, 40002, 40013, 40125, 40164, 41001, 41002, 41004)
 STOP_GRACE = 5.0
+PICTURE_TIMEOUT = 3.0  # seconds for a user's picture: the others' answers wait meanwhile
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]{2,}")
 _SEPARATORS = re.compile(r"[\s,，、;；]+")
@@ -167,6 +168,22 @@ class WeChatApi:
             return data
         raise AssertionError("unreachable")
 
+    async def media(self, media_id: str) -> bytes:
+        """A picture a user sent, as WeChat keeps it (temporary media, 3 days)."""
+        token = await self.token()
+        try:
+            resp = await self._http.get(self._base + "/cgi-bin/media/get",
+                                        params={"access_token": token, "media_id": media_id},
+                                        timeout=PICTURE_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise WeChatError(None, type(exc).__name__) from None
+        if resp.headers.get("content-type", "").startswith(("application/json", "text/")):
+            data = _json_of(resp)
+            raise WeChatError(data.get("errcode"), str(data.get("errmsg", "")))
+        if resp.status_code != 200 or not 0 < len(resp.content) <= MAX_PICTURE:
+            raise WeChatError(None, f"HTTP {resp.status_code}")
+        return resp.content
+
     async def _post_json(self, path: str, body: dict[str, Any],
                          query: dict[str, str] | None) -> dict[str, Any]:
         content = json.dumps(body, ensure_ascii=False).encode()
@@ -252,7 +269,7 @@ def language_of(text: str) -> str | None:
         return None
     if _CJK.search(text):
         return "zh"
-    if _LATIN.search(text):
+    if len(_LATIN.findall(text)) >= 2:  # "ok", "ID" or "QQ" alone say nothing
         return "en"
     return None
 
@@ -520,8 +537,8 @@ class WeChatChannel:
                 if not handled:  # handled by another process?
                     again = await self.inbox.find(CHANNEL, key)
                     handled = bool(again and again[1])
-            if self._waiting.get(key) is waiter and waiter.done():
-                del self._waiting[key]
+            if self._waiting.get(key) is waiter:
+                del self._waiting[key]  # resolved or not: a later request makes its own
         now = self._clock.now()
         if not handled:
             await self.outbox.release_answers(inbox_id, now)
@@ -540,26 +557,44 @@ class WeChatChannel:
 
     # --- the pipeline's hooks -------------------------------------------------------------
     async def prepare(self, rows: list[InboxRow]) -> dict[int, bytes]:
-        """The pictures users sent (PicUrl), fetched before the batch is handled; a flow that
-        takes a photo keeps the bytes."""
-        out: dict[int, bytes] = {}
+        """The pictures of users in a step that takes one (a disclosure's noticeboard photo),
+        fetched at once before the batch is handled: from the PicUrl, else as the media
+        WeChat keeps. Nobody else's pictures are downloaded."""
+        wanted: list[tuple[int, dict[str, str]]] = []
         for row in rows:
             try:
                 fields = json.loads(row.body)
             except ValueError:
                 continue
-            url = fields.get("PicUrl", "") if isinstance(fields, dict) else ""
-            if fields.get("MsgType") != "image" or not url.startswith(("https://", "http://")):
-                continue
+            if isinstance(fields, dict) and fields.get("MsgType") == "image" \
+                    and await self._takes_a_picture(str(fields.get("FromUserName", ""))):
+                wanted.append((row.id, fields))
+        got = await asyncio.gather(*(self._picture(f) for _i, f in wanted))
+        return {row_id: data for (row_id, _f), data in zip(wanted, got, strict=True) if data}
+
+    async def _takes_a_picture(self, openid: str) -> bool:
+        user = await self.assistant.users.get(CHANNEL, openid)
+        if user is None:
+            return False
+        dialog = await self.assistant.dialogs.get(user.id, self.assistant.clock.now())
+        return dialog is not None and dialog.flow in self.assistant.router.rich_dialogs
+
+    async def _picture(self, fields: dict[str, str]) -> bytes | None:
+        url, media_id = str(fields.get("PicUrl", "")), str(fields.get("MediaId", ""))
+        if url.startswith(("https://", "http://")):
             try:
-                resp = await self._http.get(url)
+                resp = await self._http.get(url, timeout=PICTURE_TIMEOUT)
+                if resp.status_code == 200 and 0 < len(resp.content) <= MAX_PICTURE:
+                    return resp.content
             except httpx.HTTPError as exc:
                 log.warning("could not fetch a picture a WeChat user sent: %s",
                             type(exc).__name__)
-                continue
-            if resp.status_code == 200 and 0 < len(resp.content) <= MAX_PICTURE:
-                out[row.id] = resp.content
-        return out
+        if media_id:
+            try:
+                return await self.api.media(media_id)
+            except WeChatError as exc:
+                log.warning("could not fetch a WeChat user's picture from WeChat: %s", exc)
+        return None
 
     def read(self, row: InboxRow) -> Incoming | None:
         try:
@@ -598,9 +633,13 @@ class WeChatChannel:
         if len(numbers) > 1 and not choices.multi:
             return await self.assistant.handle(msg), False  # "1 3" where one is asked
         wrong = [n for n in numbers if not 1 <= n <= len(choices.payloads)]
-        if wrong:  # said so, and the choices stay
-            return [Reply(_("Please type a number from 1 to {n} to choose, or type your "
-                            "question.").format(n=len(choices.payloads)))], True
+        if wrong:  # said so (in the user's language), and the choices stay
+            user = await self.assistant.users.get(CHANNEL, msg.chat_id)
+            lang = (user.language or i18n.language_from_code(user.language_code)) if user \
+                else i18n.DEFAULT_LANGUAGE
+            with i18n.use(lang):
+                return [Reply(_("Please type a number from 1 to {n} to choose, or type your "
+                                "question.").format(n=len(choices.payloads)))], True
         replies: list[Reply] = []
         for i, n in enumerate(numbers):
             update_id = msg.update_id if i == 0 else f"{msg.update_id}#{i}"
@@ -679,17 +718,19 @@ class WeChatChannel:
         first, _sep, rest = reply.text.partition("\n")
         with i18n.use("zh"):
             remark = _("Send any message to this account to read it in full.")
+        values = (first, rest.strip() or first, remark)
+        names = [n.strip() for n in self.settings.wechat_template_fields.split(",")]
         body = {"touser": openid, "template_id": template, "data": {
-            "first": {"value": first[:100]}, "keyword1": {"value": (rest or first)[:180]},
-            "remark": {"value": remark}}}
+            name: {"value": _field(name, value)}
+            for name, value in zip(names, values, strict=False) if name}}
         try:
             await self.api.call("/cgi-bin/message/template/send", body)
         except WeChatError as exc:
-            if exc.errcode in BLOCKED_ERRORS:
-                raise DeliveryError(str(exc), blocked=True) from None
-            if exc.errcode is None:
-                raise DeliveryError(str(exc)) from None
-            raise DeliveryError(f"template: {exc}", undeliverable=True) from None
+            if exc.errcode in TEMPLATE_ERRORS:  # the template does not fit: tell the count
+                log.error("WeChat refused the notice template (%s): check "
+                          "WECHAT_TEMPLATE_NOTICE and WECHAT_TEMPLATE_FIELDS", exc)
+                raise DeliveryError(f"template: {exc}", undeliverable=True) from None
+            raise _delivery_error(exc) from None
         self.pushed += 1
 
     async def notify(self, external_id: str, replies: list[Reply]) -> None:
@@ -728,6 +769,18 @@ class WeChatChannel:
     async def _last_round(self) -> None:
         await self.pipeline.drain()
         await self.sender.flush()
+
+
+TEMPLATE_ERRORS = (40037, 47001, 47003)  # unknown template, bad data, a field that does not fit
+
+
+def _field(name: str, value: str) -> str:
+    """A template field's value within its type's length (newer templates type their fields
+    by name: thing 20 characters, phrase 5, ...; older ones take about 200)."""
+    limits = {"thing": 20, "phrase": 5, "character_string": 32, "name": 10}
+    kind = name.rstrip("0123456789")
+    limit = limits.get(kind, 200)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _delivery_error(exc: WeChatError) -> DeliveryError:

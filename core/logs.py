@@ -17,7 +17,9 @@ class RedactingFormatter(logging.Formatter):
 
     def __init__(self, fmt: str, secrets: list[str]) -> None:
         super().__init__(fmt)
-        self._secrets = [s for s in secrets if s]
+        # A short value (a WeChat token may be 3 characters) would mangle every line it
+        # happens to be a part of; those are not replaced as text.
+        self._secrets = [s for s in secrets if s and len(s) >= 8]
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record), self._secrets)

@@ -51,6 +51,7 @@ class Settings:
     wechat_aes_key_previous: str | None = None  # accepted too while the key is being changed
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_template_notice: str | None = None  # template id for notices outside the window
+    wechat_template_fields: str = "first,keyword1,remark"  # its fields: title, body, remark
 
     @property
     def tz(self) -> ZoneInfo:

@@ -102,18 +102,27 @@ class OutboxRepo:
         (WeChat's passive reply): nobody else sends it for `lease`; `finish` it once the
         response is written, or `release` it. The message's later replies wait behind it
         (one chat's replies go in order). None when nothing is pending, when the reply's hold
-        is over (the sender may be sending it), when another request has it, or the first reply is not one `takes` accepts
-        (then all go through the sender). The flag: whether other replies to the message
+        is over (the sender may be sending it), when another request has it, when an earlier
+        message's reply to the chat still waits, or when the first reply is not one `takes`
+        accepts (then all go through the sender). The flag: whether other replies to the message
         are pending (the sender has them to send)."""
         stamp = ts(now)
         async with self._db.transaction() as conn:
             async with conn.execute(
-                "SELECT id, chat_id, body, created_at, attempts, error, next_at FROM outbox "
-                "WHERE inbox_id = ? AND status = 'pending' ORDER BY id LIMIT 1", (inbox_id,),
+                "SELECT o.id, o.chat_id, o.body, o.created_at, o.attempts, o.error, o.next_at, "
+                "EXISTS (SELECT 1 FROM outbox p WHERE p.channel = o.channel AND p.chat_id = "
+                "o.chat_id AND p.status = 'pending' AND p.id < o.id) AS behind FROM outbox o "
+                "WHERE o.inbox_id = ? AND o.status = 'pending' ORDER BY o.id LIMIT 1",
+                (inbox_id,),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return None, False
+            if row["behind"]:  # an earlier message's reply still waits: it goes first
+                await conn.execute(
+                    "UPDATE outbox SET next_at = ? WHERE inbox_id = ? AND status = 'pending' "
+                    "AND next_at > ?", (stamp, inbox_id, stamp))
+                return None, True
             if row["next_at"] <= stamp or row["error"] == LEASED:
                 return None, True  # the sender's now (its hold is over), or another request's
             reply = reply_from_json(row["body"])
