@@ -17,6 +17,7 @@ class SendResult(StrEnum):
     SENT = "sent"
     BLOCKED = "blocked"  # the user blocked the bot
     FAILED = "failed"  # try again later
+    UNDELIVERABLE = "undeliverable"  # the platform allows no message now (WeChat's window)
     NO_CHANNEL = "no_channel"  # that channel is not running here
 
 
@@ -61,6 +62,8 @@ class Outbox:
             await notifier.notify(external_id, replies)
         except DeliveryError as exc:
             log.warning("notification to %s:%s not delivered: %s", channel, external_id, exc)
+            if exc.undeliverable:
+                return SendResult.UNDELIVERABLE
             return SendResult.BLOCKED if exc.blocked else SendResult.FAILED
         except Exception:  # one recipient's failure must not break the sender's flow
             log.exception("notification to %s:%s failed", channel, external_id)

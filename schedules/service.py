@@ -202,6 +202,11 @@ class ReminderService:
             if await self.users.mark_blocked(user.id, now):
                 await self._report_blocked(d, user.id, now)
             return DeliveryStatus.BLOCKED
+        if result == SendResult.UNDELIVERABLE:  # trying again cannot help until they write
+            await self.repo.finish(d.id, DeliveryStatus.FAILED, now, str(result))
+            log.warning("delivery %s to user %s is not possible on %s now (no message window, "
+                        "no template); given up", d.id, user.id, user.channel)
+            return DeliveryStatus.FAILED
         if d.attempts < MAX_ATTEMPTS:
             await self.repo.retry_later(d.id, now + timedelta(minutes=2 ** d.attempts),
                                         str(result))

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -27,6 +28,7 @@ from channels.web import WebServer
 from channels.wechat import WeChatApi, WeChatChannel, menu, picks, publish_menu, render
 from channels.wechat_protocol import Crypto, ProtocolError, parse_xml, split_text
 from core.messages import Button, Reply
+from core.outbox import SendResult
 from storage.db import open_database
 from storage.wechat import WeChatRepo
 from tests.conftest import ROOT
@@ -761,3 +763,17 @@ async def test_a_later_message_waits_for_an_earlier_ones_replies(settings, clock
         assert r.success  # not ahead of the notice
         first, second = await api.wait_sent(USER, 2, timeout=20)
         assert first["content"] == "先到的通知" and "身份证" in second["content"]
+
+
+async def test_a_reminder_outside_the_window_is_undeliverable_not_retried(settings, clock, kb,
+                                                                          api):
+    async with running(settings, clock, kb, api) as wx:
+        long_ago = datetime.now(UTC) - timedelta(days=3)
+        await wx.channel.repo.came_in(USER, long_ago)  # wrote three days ago
+        result = await wx.runtime.assistant.outbox.send("wechat", USER, [Reply("督查提醒")])
+        assert result == SendResult.UNDELIVERABLE
+        assert api.sent_to(USER) == []
+        await wx.channel.repo.came_in(USER, datetime.now(UTC))  # wrote now: it may go
+        api.user_messaged(USER)
+        result = await wx.runtime.assistant.outbox.send("wechat", USER, [Reply("督查提醒")])
+        assert result == SendResult.SENT and api.sent_to(USER)[0]["content"] == "督查提醒"
