@@ -21,6 +21,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
 
 import cli
 from app import open_assistant, open_runtime
@@ -31,7 +32,20 @@ from core.settings import Settings, SettingsError, load_settings
 from schedules.scheduler import ReminderScheduler
 from storage.db import DatabaseUnavailable
 
+if TYPE_CHECKING:  # the web server is imported only when a channel runs
+    from aiohttp import web
+
 log = logging.getLogger("bot")
+
+
+class Channel(Protocol):
+    """What the process runs: a channel's routes on the web server, and its loop."""
+
+    def routes(self, app: web.Application) -> None: ...
+
+    async def run(self, stop: asyncio.Event, *, on_started: Callable[[], Awaitable[None]]
+                  | None = None, before_stop: Callable[[], Awaitable[None]] | None = None
+                  ) -> None: ...
 
 
 def _stop_event() -> asyncio.Event:
@@ -51,16 +65,18 @@ async def run_channels(settings: Settings) -> None:
     # `kb check` need not pay; the WeChat channel is imported with it, only when it runs.
     from channels.telegram import TelegramChannel, build_application  # noqa: PLC0415
     from channels.web import WebServer  # noqa: PLC0415 - aiohttp, only for the channels
-    from channels.wechat import WeChatChannel  # noqa: PLC0415 - httpx, defusedxml, AES
 
     async with open_runtime(settings) as runtime:
         assistant = runtime.assistant
         assistant.kb.ranker  # noqa: B018 - build the index now, not at the first question
-        channels: dict[str, TelegramChannel | WeChatChannel] = {}
+        channels: dict[str, Channel] = {}
         if settings.telegram_bot_token:
             channels["telegram"] = TelegramChannel(runtime, settings,
                                                    build_application(settings))
         if settings.wechat_token:
+            # Only a bot that serves WeChat pays for its imports (defusedxml, AES).
+            from channels.wechat import WeChatChannel  # noqa: PLC0415 - see above
+
             channels["wechat"] = WeChatChannel(runtime, settings)
         running: dict[str, bool] = dict.fromkeys(channels, False)
         server = WebServer(settings.bot_http_host, settings.bot_http_port, runtime.db,
