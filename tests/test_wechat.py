@@ -26,7 +26,7 @@ from channels.durable import Runtime
 from channels.telegram import TelegramChannel, build_application
 from channels.web import WebServer
 from channels.wechat import WeChatApi, WeChatChannel, menu, picks, publish_menu, render
-from channels.wechat_protocol import Crypto, ProtocolError, parse_xml, split_text
+from channels.wechat_protocol import Crypto, Passive, ProtocolError, parse_xml, split_text
 from core.messages import Button, Reply
 from core.outbox import SendResult
 from storage.db import open_database
@@ -777,3 +777,11 @@ async def test_a_reminder_outside_the_window_is_undeliverable_not_retried(settin
         api.user_messaged(USER)
         result = await wx.runtime.assistant.outbox.send("wechat", USER, [Reply("督查提醒")])
         assert result == SendResult.SENT and api.sent_to(USER)[0]["content"] == "督查提醒"
+
+
+def test_passive_xml_carries_any_text_safely():
+    text = "a]]>b <xml>&amp; \x07控制 🙂 ]]]]>"
+    doc = Passive("oUser", "gh_acc", text=text).xml(1700000000)
+    fields = parse_xml(doc)
+    assert fields["Content"] == "a]]>b <xml>&amp; 控制 🙂 ]]]]>"  # only the BEL is dropped
+    assert fields["ToUserName"] == "oUser" and fields["MsgType"] == "text"
