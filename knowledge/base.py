@@ -260,12 +260,20 @@ class KnowledgeBase:
         # the concepts decide here too, read in pinyin ("jiehunzheng diule": a replacement)
         sure, perhaps = self.pinyin_concepts.present(question)
         sure |= self.concepts.present(question)
+        threshold = self.ranking.get("threshold_pinyin", 0.35)
         if sure:
-            found = [s for s in found if self.concepts.allows(
+            allowed = [s for s in found if self.concepts.allows(
                 s.entry_id, self.entries[s.entry_id].topic, sure | perhaps, excluding=sure)]
+            if not allowed or allowed[0].score < threshold:
+                # The concepts an entry needs are not always readable in pinyin ("binyiguan
+                # dianhua"): a clear pinyin match that nothing present rules out may answer,
+                # at a higher bar.
+                allowed = [s for s in found if not self.concepts.excludes(
+                    s.entry_id, self.entries[s.entry_id].topic, sure)]
+                threshold = self.ranking.get("threshold_pinyin_unsure", 0.55)
+            found = allowed
         if not found:
             return declined
-        threshold = self.ranking.get("threshold_pinyin", 0.35)
         second = found[1].score if len(found) > 1 else 0.0
         if found[0].score < threshold or found[0].score - second < self.ranking.get("margin",
                                                                                    0.05):

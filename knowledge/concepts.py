@@ -89,6 +89,10 @@ class Concepts:
             return False
         return not (present if excluding is None else excluding).intersection(rule.excludes)
 
+    def excludes(self, entry_id: str, topic: str, present: frozenset[str]) -> bool:
+        """Whether a concept present rules the entry out (its `not`), whatever it needs."""
+        return bool(present.intersection(self.rule(entry_id, topic).excludes))
+
     def unknown(self) -> list[str]:
         """Concept names used by a rule but not defined (reported by kb check)."""
         used = {c for r in (*self.topics.values(), *self.entries.values())
