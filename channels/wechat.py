@@ -54,7 +54,9 @@ Hook = Callable[[], Awaitable[None]]
 CHANNEL = "wechat"
 ANSWER_WITHIN = 4.0  # seconds: WeChat gives up on a response after 5 and asks again
 HOLD = timedelta(seconds=4.5)  # replies wait this long for their request to take them
-LEASE = timedelta(seconds=30)  # a reply being written into a response is no one else's
+# A reply being written into a response is no one else's for this long; writing takes
+# milliseconds, so a lease that outlives it belongs to a request that died with its process.
+LEASE = timedelta(seconds=6)
 MAX_BODY = 64 * 1024  # bytes of a pushed message (a 3,000-character text is about 13 KB)
 WINDOW = timedelta(hours=48)  # customer-service messages after a user's last message
 QUOTA = 5  # customer-service messages per user message
@@ -747,6 +749,8 @@ class WeChatChannel:
     async def run(self, stop: asyncio.Event, *, on_started: Hook | None = None,
                   before_stop: Hook | None = None) -> None:
         inner = asyncio.Event()
+        # Leases of a process that died are over: their replies go by the sender now.
+        await self.outbox.release_leases(CHANNEL, self._clock.now())
         workers = [asyncio.ensure_future(self.pipeline.run(inner)),
                    asyncio.ensure_future(self.sender.run(inner)),
                    asyncio.ensure_future(self.api.keep_fresh(inner))]

@@ -148,6 +148,13 @@ class OutboxRepo:
                 "UPDATE outbox SET next_at = ?, error = NULL WHERE id = ? AND "
                 "status = 'pending'", (ts(now), row_id))
 
+    async def release_leases(self, channel: str, now: datetime) -> None:
+        """Every lease of a channel ends (at start: the requests that held them are gone)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET next_at = ?, error = NULL WHERE channel = ? AND "
+                "status = 'pending' AND error = ?", (ts(now), channel, LEASED))
+
     async def release_answers(self, inbox_id: int, now: datetime) -> None:
         """A message's replies go through the sender now (its request gave up waiting); one
         another request has leased stays with it."""
