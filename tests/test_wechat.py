@@ -268,7 +268,7 @@ async def test_volunteer_sign_up_and_forget_over_wechat(settings, clock, dkb, ap
         r = await wx.send_text(USER, "王小明")
         assert "11" in r.text and "Share" not in r.text
         r = await wx.send_text(USER, "13800138000")
-        texts = [r.text] + [m["content"] for m in await _pushed(api, USER, 0)]
+        texts = [r.text] + [m["content"] for m in await api.wait_sent(USER, 1)]  # the next step
         assert any("回复多个数字" in t for t in texts)
         r = await wx.send_text(USER, "1 3")
         assert r.text.count("✅") == 2
@@ -285,11 +285,19 @@ async def test_volunteer_sign_up_and_forget_over_wechat(settings, clock, dkb, ap
     assert "王小明".encode() not in db_bytes and b"13800138000" not in db_bytes
 
 
-async def _pushed(api, openid, n):
-    if n == 0:
-        await asyncio.sleep(0.8)
-        return api.sent_to(openid)
-    return await api.wait_sent(openid, n)
+async def status_count(wx, status: str) -> int:
+    return (await wx.runtime.outbox.counts("wechat")).get(status, 0)
+
+
+async def until(count, want: int) -> None:
+    """Wait (up to 15 s) until `await count()` reaches `want`: the sender works in the
+    background."""
+    for _ in range(300):
+        got = await count()
+        if got >= want:
+            break
+        await asyncio.sleep(0.05)
+    assert got == want
 
 
 async def test_menu_click_location_image_voice(settings, clock, dkb, api):
@@ -315,9 +323,8 @@ async def test_unfollowed_users_get_no_notices(settings, clock, kb, api):
         assert r.success
         await wx.runtime.assistant.outbox.queue("wechat", USER, [Reply("通知")])
         wx.channel.sender.wake()
-        await asyncio.sleep(0.8)
+        await until(lambda: status_count(wx, "blocked"), 1)
         assert api.sent_to(USER) == []
-        assert (await wx.runtime.outbox.counts("wechat")).get("blocked") == 1
 
 
 async def test_token_refused_is_refreshed_and_shared(settings, clock, kb, api):
@@ -352,8 +359,7 @@ async def test_closed_window_uses_the_template_or_counts_undeliverable(settings,
         assert "admin" in r.text or "管理员" in r.text  # BOT_ADMINS takes wechat:<openid>
         await wx.runtime.assistant.outbox.queue("wechat", USER, [Reply("又一条")])
         wx.channel.sender.wake()
-        await asyncio.sleep(0.8)
-        assert (await wx.runtime.outbox.counts("wechat")).get("undeliverable") == 1
+        await until(lambda: status_count(wx, "undeliverable"), 1)
         assert len(api.templates_to(USER)) == 1
         await tidy(wx.runtime)  # the daily tidy-up tells the administrators
         wx.channel.sender.wake()
