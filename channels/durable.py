@@ -315,6 +315,43 @@ class Sender:
         return False
 
 
+Hook = Callable[[], Awaitable[None]]
+STOP_GRACE = 5.0  # seconds a clean stop spends handling and sending what is left
+
+
+async def serve(what: str, stop: asyncio.Event,
+                workers: list[Callable[[asyncio.Event], Awaitable[None]]], *,
+                pipeline: Pipeline, sender: Sender, on_started: Hook | None = None,
+                before_stop: Hook | None = None, stopping: Hook | None = None) -> None:
+    """A channel's loops (each given an event that ends it) until `stop`; then a clean stop:
+    `stopping` (no more updates come in), the loops end, and within STOP_GRACE what was
+    received is handled and what is due is sent. `on_started` runs once the loops run (the
+    reminder scheduler starts there); `before_stop` while the channel can still send."""
+    inner = asyncio.Event()
+    tasks = [asyncio.ensure_future(work(inner)) for work in workers]
+    try:
+        if on_started is not None:
+            await on_started()
+        await stop.wait()
+        if before_stop is not None:
+            await before_stop()
+    finally:
+        if stopping is not None:
+            await stopping()
+        inner.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await asyncio.wait_for(_last_round(pipeline, sender), timeout=STOP_GRACE)
+        except TimeoutError:
+            log.warning("stopping %s with messages still queued; they go at the next start",
+                        what)
+
+
+async def _last_round(pipeline: Pipeline, sender: Sender) -> None:
+    await pipeline.drain()
+    await sender.flush()
+
+
 async def _keep_running(what: str, step: Callable[[], Awaitable[int]], wake: asyncio.Event,
                         stop: asyncio.Event, idle: Callable[[], Awaitable[float]]) -> None:
     """Run `step` until `stop`; between runs wait for `wake` or `idle()` seconds. A failing

@@ -38,7 +38,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 from telegram.warnings import PTBUserWarning
 
-from channels.durable import Pipeline, Runtime, Sender, Unreadable
+from channels.durable import Hook, Pipeline, Runtime, Sender, Unreadable, serve
 from channels.pacing import Pacer
 from core import i18n
 from core.clock import SystemClock
@@ -51,11 +51,9 @@ from storage.pictures import MAX_BYTES as MAX_PICTURE
 from storage.pictures import PictureRepo, is_picture
 
 log = logging.getLogger(__name__)
-Hook = Callable[[], Awaitable[None]]
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ("message", "callback_query")
 MENU_SYNC_SECONDS = 30.0  # how soon a new cadre's or administrator's command menu follows
-STOP_GRACE = 5.0  # seconds a clean stop spends sending what is due
 # Reminders (Notifier.notify; the reminder service has its own later retry): tries after
 # timeouts and network errors, and flood waits (429) the rate limiter sits out. Replies go
 # through the outbox, whose sender retries for as long as a reply is worth sending.
@@ -441,7 +439,6 @@ class TelegramChannel:
     async def _run(self, stop: asyncio.Event, *, poll_interval: float, poll_timeout: int,
                    on_started: Hook | None, before_stop: Hook | None) -> None:
         await self.set_commands()
-        inner = asyncio.Event()  # the pipeline and sender stop after the poller
         poller: asyncio.Future[Any]
         if self.webhook:
             await self.app.bot.set_webhook(
@@ -454,26 +451,18 @@ class TelegramChannel:
             poller = asyncio.ensure_future(self.poll(stop, poll_timeout=poll_timeout,
                                                      interval=poll_interval))
             log.info("telegram polling started as @%s", self.app.bot.username)
-        workers = [asyncio.ensure_future(self.pipeline.run(inner)),
-                   asyncio.ensure_future(self.sender.run(inner)),
-                   asyncio.ensure_future(self._keep_menus(inner))]
-        self.running = True
-        try:
-            if on_started is not None:
-                await on_started()
-            await stop.wait()
-            if before_stop is not None:
-                await before_stop()
-        finally:
+
+        async def no_more_updates() -> None:  # the pipeline and sender stop after the poller
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
-            inner.set()
-            await asyncio.gather(*workers, return_exceptions=True)
-            try:  # what is due goes now, within a few seconds
-                await asyncio.wait_for(self._last_round(), timeout=STOP_GRACE)
-            except TimeoutError:
-                log.warning("stopping with replies still queued; they go at the next start")
+
+        self.running = True
+        try:
+            await serve(CHANNEL, stop, [self.pipeline.run, self.sender.run, self._keep_menus],
+                        pipeline=self.pipeline, sender=self.sender, on_started=on_started,
+                        before_stop=before_stop, stopping=no_more_updates)
+        finally:
             for task in list(self._spinners):
                 task.cancel()
             self.running = False
@@ -486,13 +475,10 @@ class TelegramChannel:
             except Exception:
                 log.exception("syncing the command menus failed")
 
-    async def _last_round(self) -> None:
-        await self.pipeline.drain()
-        await self.sender.flush()
-
-
 def _private_photo(body: str) -> str | None:
     """The file id of the largest size of a photo in a private chat's update, if any."""
+    if '"photo"' not in body:  # most updates: no need to parse them twice
+        return None
     try:
         update = json.loads(body)
     except ValueError:

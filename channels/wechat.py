@@ -17,7 +17,6 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from channels.durable import Pipeline, Runtime, Sender, Unreadable
+from channels.durable import Hook, Pipeline, Runtime, Sender, Unreadable, serve
 from channels.wechat_protocol import (
     TEXT_LIMIT,
     Crypto,
@@ -50,7 +49,6 @@ from storage.pictures import PictureRepo, mime_of
 from storage.wechat import Choices, Follower, WeChatRepo
 
 log = logging.getLogger(__name__)
-Hook = Callable[[], Awaitable[None]]
 CHANNEL = "wechat"
 ANSWER_WITHIN = 4.0  # seconds: WeChat gives up on a response after 5 and asks again
 HOLD = timedelta(seconds=4.5)  # replies wait this long for their request to take them
@@ -67,7 +65,6 @@ WINDOW_ERRORS = (45015, 45047)  # out of the window / out of the quota
 # The app id or secret is wrong, or this server's IP is not on the account's whitelist:
 # retried (with the sender's backoff) until the operator fixes it, never dropped.
 CONFIG_ERRORS = (*TOKEN_ERRORS, 40002, 40013, 40125, 40164, 41001, 41002, 41004)
-STOP_GRACE = 5.0
 PICTURE_TIMEOUT = 3.0  # seconds for a user's picture: the others' answers wait meanwhile
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]{2,}")
@@ -566,6 +563,8 @@ class WeChatChannel:
         WeChat keeps. Nobody else's pictures are downloaded."""
         wanted: list[tuple[int, dict[str, str]]] = []
         for row in rows:
+            if '"image"' not in row.body:  # most rows: no need to parse them twice
+                continue
             try:
                 fields = json.loads(row.body)
             except ValueError:
@@ -748,33 +747,16 @@ class WeChatChannel:
     # --- running --------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, *, on_started: Hook | None = None,
                   before_stop: Hook | None = None) -> None:
-        inner = asyncio.Event()
         # Leases of a process that died are over: their replies go by the sender now.
         await self.outbox.release_leases(CHANNEL, self._clock.now())
-        workers = [asyncio.ensure_future(self.pipeline.run(inner)),
-                   asyncio.ensure_future(self.sender.run(inner)),
-                   asyncio.ensure_future(self.api.keep_fresh(inner))]
         log.info("WeChat channel running (%s mode)", "safe" if self.crypto else "plain")
         try:
-            if on_started is not None:
-                await on_started()
-            await stop.wait()
-            if before_stop is not None:
-                await before_stop()
+            await serve(CHANNEL, stop, [self.pipeline.run, self.sender.run, self.api.keep_fresh],
+                        pipeline=self.pipeline, sender=self.sender, on_started=on_started,
+                        before_stop=before_stop)
         finally:
-            inner.set()
-            await asyncio.gather(*workers, return_exceptions=True)
-            try:
-                await asyncio.wait_for(self._last_round(), timeout=STOP_GRACE)
-            except TimeoutError:
-                log.warning("stopping with WeChat messages still queued; they go at the next "
-                            "start")
             if self._own_http and stop.is_set():  # not when it is run again after a failure
                 await self._http.aclose()
-
-    async def _last_round(self) -> None:
-        await self.pipeline.drain()
-        await self.sender.flush()
 
 
 TEMPLATE_ERRORS = (40037, 47001, 47003)  # unknown template, bad data, a field that does not fit
@@ -821,14 +803,15 @@ def menu(kb: KnowledgeBase) -> dict[str, Any]:
                     actions.append({"type": "click", "name": _short(label_zh, MENU_SUB_BYTES),
                                     "key": payload})
         help_items = [
-            {"type": "click", "name": "使用帮助", "key": Topic(HELP_TOPIC).pack()},
+            {"type": "click", "name": _("How to use"), "key": Topic(HELP_TOPIC).pack()},
             {"type": "click", "name": "中文", "key": Language("zh").pack()},
             {"type": "click", "name": "English", "key": Language("en").pack()},
         ]
+        groups = [_("Guides"), _("Services"), _("Help")]
     return {"button": [
-        {"name": "办事指南", "sub_button": topics[:MENU_ITEMS]},
-        {"name": "社区服务", "sub_button": actions[:MENU_ITEMS]},
-        {"name": "帮助", "sub_button": help_items},
+        {"name": _short(groups[0], MENU_TOP_BYTES), "sub_button": topics[:MENU_ITEMS]},
+        {"name": _short(groups[1], MENU_TOP_BYTES), "sub_button": actions[:MENU_ITEMS]},
+        {"name": _short(groups[2], MENU_TOP_BYTES), "sub_button": help_items},
     ]}
 
 
