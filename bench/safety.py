@@ -8,7 +8,9 @@ classifier. Sets: bench/crisis.yaml (split dev: also training examples; split te
 bench/crisis3.yaml (split test3: held out, by a third writer) and bench/crisis4.yaml (split
 val4: validation of the thresholds, hard ordinary messages, by a fourth writer);
 knowledge/safety/examples.yaml (the training examples: how well the model fits them).
-Goals (issue 10): every crisis message, at most 2% false alarms. --show-errors lists misses
+Goals (issue 10): every crisis message, at most 2% false alarms. A false alarm on past
+violence with a question (domestic, violence) still gets the answer after the help, as issue 10
+asks; the figures say how many false alarms were that and how many took the answer's place. --show-errors lists misses
 and false alarms of the splits that may be read; the held-out splits are never read.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from handlers.safety import ANSWER_AFTER  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
 HELD_OUT = ("test", "test3")
@@ -48,6 +51,9 @@ def main() -> int:
                 if found is not None:
                     counts["false_alarm"] += 1
                     counts["alarm_by_patterns"] += patterns_only.check(row["q"]) is not None
+                    # past violence and a question: the help and then the answer (by design)
+                    counts["alarm_answered"] += found.asks_procedure and \
+                        found.kind.kind in ANSWER_AFTER
                     errors.append(f"false alarm ({found.kind.kind}): {row['q']}")
             else:
                 counts["crisis"] += 1
@@ -63,7 +69,9 @@ def main() -> int:
               f"classifier alone {counts['replied'] - counts['by_patterns']}), false alarms "
               f"{counts['false_alarm']}/{counts['ordinary']} "
               f"({counts['false_alarm'] / max(1, counts['ordinary']):.1%}; by the patterns "
-              f"{counts['alarm_by_patterns']})")
+              f"{counts['alarm_by_patterns']}; with the answer after the help "
+              f"{counts['alarm_answered']}, instead of the answer "
+              f"{counts['false_alarm'] - counts['alarm_answered']})")
         if args.show_errors and split not in HELD_OUT:
             print("\n".join(f"  {e}" for e in errors))
     return 0

@@ -106,8 +106,11 @@ class SafetyCheck:
 
     def __init__(self, kinds: dict[str, CrisisKind], not_: list[re.Pattern[str]],
                  personal: re.Pattern[str], procedure: re.Pattern[str],
-                 meta: re.Pattern[str] | None = None, learned: Learned | None = None) -> None:
+                 meta: re.Pattern[str] | None = None, learned: Learned | None = None,
+                 past: tuple[frozenset[str], re.Pattern[str], re.Pattern[str]] | None = None,
+                 ) -> None:
         self.kinds = kinds
+        self._past = past
         self.learned = learned
         self._not = not_
         self._meta = meta
@@ -132,10 +135,15 @@ class SafetyCheck:
             model = TextClassifier.from_json(model_path(folder).read_text(encoding="utf-8"))
             learned = Learned(model, float(data["none_below"]),
                               float(data.get("overrule_above", 1.0)))
+        past = None
+        if data.get("past_kinds"):
+            past = (frozenset(str(k) for k in data["past_kinds"]),
+                    re.compile(str(data.get("past") or "(?!)")),
+                    re.compile(str(data.get("now") or "(?!)")))
         return cls(kinds, [re.compile(p) for p in data.get("not") or ()],
                    re.compile(str(data.get("personal") or "(?!)")),
                    re.compile(str(data.get("procedure") or "(?!)")),
-                   re.compile(str(data["meta"])) if data.get("meta") else None, learned)
+                   re.compile(str(data["meta"])) if data.get("meta") else None, learned, past)
 
     def exaggerations(self) -> list[tuple[str, str]]:
         """The `not` patterns, as (pattern, "not") pairs for the training fingerprint."""
@@ -148,6 +156,21 @@ class SafetyCheck:
             norm = pattern.sub(" ", norm)
         return norm
 
+    def _long_ago(self, kind: str, text: str) -> bool:
+        """Whether `text` (the sentence of a match, or the message) tells of the past or of a
+        fear rather than of now, for a kind where that makes it a story behind a question."""
+        if self._past is None:
+            return False
+        kinds, past, now = self._past
+        return kind in kinds and bool(past.search(text)) and not now.search(text)
+
+    @staticmethod
+    def _sentence(norm: str, found: re.Match[str]) -> str:
+        """The sentence of the message that holds a match."""
+        start = max(norm.rfind(c, 0, found.start()) for c in _SENTENCE_ENDS) + 1
+        ends = [i for c in _SENTENCE_ENDS if (i := norm.find(c, found.end())) >= 0]
+        return norm[start:min(ends, default=len(norm))]
+
     @staticmethod
     def _overruled(learned: Learned, norm: str, found: re.Match[str], kind: str) -> bool:
         """Whether the classifier is sure enough that the sentence holding the match is
@@ -155,9 +178,7 @@ class SafetyCheck:
         procedural question around it makes the whole message look ordinary."""
         if kind == "suicide":
             return False
-        start = max(norm.rfind(c, 0, found.start()) for c in _SENTENCE_ENDS) + 1
-        ends = [i for c in _SENTENCE_ENDS if (i := norm.find(c, found.end())) >= 0]
-        sentence = norm[start:min(ends, default=len(norm))]
+        sentence = SafetyCheck._sentence(norm, found)
         return learned.model.predict(sentence).other > learned.overrule_above
 
     def check(self, text: str) -> Crisis | None:
@@ -174,6 +195,8 @@ class SafetyCheck:
                 continue
             found = next((m for p in kind.patterns if (m := p.search(norm))), None)
             if found is not None:
+                if asks and self._long_ago(kind.kind, self._sentence(norm, found)):
+                    continue  # "他小时候走丢过一次，社区有防走失手环吗"
                 if learned and self._overruled(learned, norm, found, kind.kind):
                     return None  # the words match, the sentence they are in is ordinary
                 return Crisis(kind, asks)
@@ -182,6 +205,8 @@ class SafetyCheck:
         ordinary = learned.model.predict(norm)  # no pattern matched: the whole text decides
         kind = self.kinds.get(ordinary.label)
         if kind is not None and ordinary.other < learned.none_below:
+            if asks and self._long_ago(kind.kind, norm):
+                return None  # a fall feared, a child once lost: the question is the service
             return Crisis(kind, asks)
         return None
 
