@@ -10,7 +10,7 @@ from pathlib import Path
 from knowledge.concepts import Concepts
 from knowledge.directory import Directory
 from knowledge.files import layered, read_yaml, registries
-from knowledge.pinyin import PinyinConcepts, PinyinIndex, looks_pinyin
+from knowledge.pinyin import HomophoneFixer, PinyinConcepts, PinyinIndex, looks_pinyin
 from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
 from knowledge.safety import SafetyCheck
@@ -38,7 +38,8 @@ _ASKS = re.compile(r"[吗呢嘛?？]\s*$|么\s*$|[?？]|怎|咋|什么|啥|哪|�
                    r"^\s*(?:how|what|where|when|who|which|can|could|do|does|is|are|should)\b|"
                    r"(?:不|没|没有)\s*$|([\u4e00-\u9fff])[不没]\1|还是(?!没)",
                    re.IGNORECASE)  # 吗 at the end, English words first, 上不上班, A还是B
-_COMMA = re.compile(r"([,，])")
+# a comma, or a space between Chinese clauses (people on phones type one for a comma)
+_COMMA = re.compile(r"([,，]|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff]))")
 
 
 def _split_commas(part: str) -> list[str]:
@@ -94,6 +95,8 @@ class Entry:
 
 
 ELSEWHERE = "oos.other_city"  # the answer for a service in another city
+_HANZI = re.compile(r"[\u4e00-\u9fff]")
+MAX_FIXES = 4  # sound-alike fixes of a declined question tried, the longest words first
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,12 @@ class KnowledgeBase:
         whole = self._decide_one(question, lang)
         if whole.kind == "fallback" and looks_pinyin(question):
             whole = self._decide_pinyin(question, whole)
+        elif whole.kind == "fallback" and _HANZI.search(question):
+            for fixed in self.homophones.fixes(question)[:MAX_FIXES]:  # 地保 for 低保
+                d = self._decide_one(fixed, lang)
+                if not d.fallback and d.score >= self.ranking.get("threshold_homophone", 0.25):
+                    whole, question = d, fixed
+                    break
         parts = split_questions(question)
         if len(parts) < 2:
             return whole
@@ -252,6 +261,10 @@ class KnowledgeBase:
     @functools.cached_property
     def pinyin_concepts(self) -> PinyinConcepts:
         return PinyinConcepts(self.concepts.patterns)
+
+    @functools.cached_property
+    def homophones(self) -> HomophoneFixer:
+        return HomophoneFixer(self.concepts.patterns)
 
     def _decide_pinyin(self, question: str, declined: Decision) -> Decision:
         """A question in (half) pinyin the ordinary ranking declined: the pinyin index may

@@ -43,10 +43,17 @@ def to_pinyin(text: str) -> str:
     return " ".join(words)
 
 
+# English words that ask a question and spell no pinyin: a message with one is English, however
+# many of its other words happen to be syllables ("how to get hukou in changsha": to, in...).
+# Not "can" or "do": 残 can, 都 dou.
+_ENGLISH_ASKS = frozenset({"how", "what", "where", "when", "who", "why", "which", "could",
+                           "does", "is", "are", "should", "the", "my", "get"})
+
+
 def looks_pinyin(text: str) -> bool:
     """Most of the Latin words in the text are pinyin (and there is something to read)."""
     words = _LATIN_WORD.findall(text.lower())
-    if not words:
+    if not words or _ENGLISH_ASKS.intersection(words):
         return False
     pinyin = [w for w in words if len(w) >= 2 and syllables(w)]
     return len(pinyin) >= max(1, int(len(words) * 0.7))
@@ -142,3 +149,50 @@ class PinyinConcepts:
         text = to_pinyin(question)
         sure = frozenset(name for name, p in self._words.items() if p.search(text))
         return sure, frozenset(name for name, p in self._chars.items() if p.search(text))
+
+
+class HomophoneFixer:
+    """Puts back the words of the concepts a resident typed with a character of the same sound
+    (地保 for 低保, 婚捡 for 婚检, 冷经期 for 冷静期): a pinyin keyboard's commonest slip.
+    Asked only when the ordinary ranking declined, so a right word is never "corrected"."""
+
+    def __init__(self, patterns: dict[str, re.Pattern[str]]) -> None:
+        self._patterns = patterns
+        self._words: dict[tuple[str, ...], dict[str, set[str]]] = {}
+        for name, pattern in patterns.items():
+            for word in plain_words(pattern.pattern):
+                if len(word) >= 2:
+                    sound = tuple(to_pinyin(word).split())
+                    self._words.setdefault(sound, {}).setdefault(word, set()).add(name)
+        self._longest = max((len(s) for s in self._words), default=0)
+
+    def _word_for(self, run: str, sound: tuple[str, ...]) -> str | None:
+        """The concept word sounding like `run` and written with one character else, when
+        the words that could be meant all name one concept (低保, 底保: dibao)."""
+        near = {w: names for w, names in self._words.get(sound, {}).items()
+                if sum(a != b for a, b in zip(w, run, strict=True)) == 1}
+        if not near:
+            return None
+        if not set.intersection(*near.values()):
+            return None
+        return min(near)
+
+    def _present(self, text: str) -> set[str]:
+        return {name for name, p in self._patterns.items() if p.search(text)}
+
+    def fixes(self, text: str) -> list[str]:
+        """The text with one run of characters that sounds like a concept word, but is one
+        character off, replaced by that word: each such fix, the longest runs first."""
+        sounds = [to_pinyin(c) if _HANZI_WORD.fullmatch(c) else "" for c in text]
+        present = self._present(text)
+        out: list[tuple[int, str]] = []
+        for n in range(min(self._longest, len(text)), 1, -1):
+            for i in range(len(text) - n + 1):
+                sound = tuple(sounds[i:i + n])
+                if not all(sound):
+                    continue
+                word = self._word_for(text[i:i + n], sound)
+                fixed = text[:i] + word + text[i + n:] if word is not None else text
+                if fixed != text and not self._present(fixed) <= present:
+                    out.append((n, fixed))  # a concept it lacked: 离婚 is no slip for 离昏
+        return [fixed for _n, fixed in out]

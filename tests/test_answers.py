@@ -105,6 +105,38 @@ def test_commas_split_questions_not_stories():
     # an A-not-A question (上不上班) asks too
     assert split_questions("岳麓区婚姻登记处在哪，周末上不上班") == [
         "岳麓区婚姻登记处在哪", "周末上不上班"]
+    # on a phone a space stands for the comma
+    assert split_questions("救助站在哪 能住几天") == ["救助站在哪", "能住几天"]
+    assert split_questions("我是浏阳的 上个月出了车祸 能申请临时救助吗") == [
+        "我是浏阳的 上个月出了车祸 能申请临时救助吗"]
+
+
+async def test_a_two_part_question_typed_with_a_space_gets_both(assistant, kb):
+    (r,) = await assistant.handle(text("a7", "离婚要带什么材料 冷静期多久"))
+    assert kb.entries["divorce.documents"].a_zh.strip() in r.text
+    assert kb.entries["divorce.cooling_off"].a_zh.strip() in r.text
+
+
+@pytest.mark.parametrize(("question", "entry"), [("地保怎么申请", "assistance.dibao_apply"),
+                                                 ("婚捡是不是必须做", "family.premarital_check"),
+                                                 ("领证要预越吗", "marriage.appointment"),
+                                                 ("老年助参可以送到家吗", "elderly.meals")])
+async def test_a_character_typed_by_its_sound_is_read_as_meant(assistant, kb, question, entry):
+    r = await assistant.handle(text("a8", question))
+    assert r[0].text == kb.entries[entry].a_zh.strip(), (question, r[0].text[:60])
+
+
+def test_sound_alike_fixes_change_one_character_and_add_a_concept(kb):
+    fixes = kb.homophones.fixes("离婚协意书要签字按手印吗")
+    assert fixes[0] == "离婚协议书要签字按手印吗"  # the longest word first
+    assert all(sum(a != b for a, b in zip(f, "离婚协意书要签字按手印吗", strict=True)) == 1
+               for f in fixes)
+    assert kb.homophones.fixes("离婚要带什么") == []  # 离婚 is no slip for 离昏
+    # a sound-alike that only scores low is not an answer: 办证 is not 颁证
+    assert kb.decide("养狗办证在哪").fallback
+    # 领养老金 is drawing a pension, not adoption
+    d = kb.decide("现在想办退休领养老金 两边的社保要怎么合并")
+    assert d.entry is not None and d.entry.id == "oos.social_security"
 
 
 def test_pinyin_concepts_come_from_whole_words_only():
