@@ -10,8 +10,9 @@ val4: validation of the thresholds, hard ordinary messages, by a fourth writer);
 knowledge/safety/examples.yaml (the training examples: how well the model fits them).
 Goals (issue 10): every crisis message, at most 2% false alarms. A false alarm on past
 violence with a question (domestic, violence) still gets the answer after the help, as issue 10
-asks; the figures say how many false alarms were that and how many took the answer's place. --show-errors lists misses
-and false alarms of the splits that may be read; the held-out splits are never read.
+asks; the figures say how many false alarms were that and how many took the answer's place.
+--show-errors lists misses and false alarms of the splits that may be read; the held-out
+splits are never read.
 """
 from __future__ import annotations
 
