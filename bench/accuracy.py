@@ -117,7 +117,8 @@ def one_set(kb: KnowledgeBase, path: Path, show_errors: bool, by_topic: bool) ->
 def crisis(kb: KnowledgeBase) -> None:
     """The crisis check on the held-out crisis sets (bench/safety.py has the details)."""
     check: SafetyCheck = kb.safety
-    for name, split in (("crisis.yaml", "test"), ("crisis3.yaml", "test3")):
+    for name, split in (("crisis.yaml", "test"), ("crisis3.yaml", "test3"),
+                        ("crisis5.yaml", "test5")):
         path = ROOT / "bench" / name
         if not path.exists():
             continue
