@@ -7,7 +7,8 @@ ordinary messages given it by mistake, with how many the patterns caught and how
 classifier. Sets: bench/crisis.yaml (split dev: also training examples; split test: held out)
 bench/crisis3.yaml (split test3: held out, by a third writer) and bench/crisis4.yaml (split
 val4: validation of the thresholds, hard ordinary messages, by a fourth writer),
-bench/crisis5.yaml (split test5: held out, by a fifth writer, measured once at its start);
+bench/crisis5.yaml (split test5: held out, by a fifth writer, measured once at its start),
+bench/crisis6.yaml (split dev6: development, hard ordinary messages, by a sixth writer);
 knowledge/safety/examples.yaml (the training examples: how well the model fits them).
 Goals (issue 10): every crisis message, at most 2% false alarms. A false alarm on past
 violence with a question (domestic, violence) still gets the answer after the help, as issue 10
@@ -36,7 +37,7 @@ HELD_OUT = ("test", "test3", "test5")
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", nargs="*", default=[str(ROOT / "bench" / n) for n in (
-        "crisis.yaml", "crisis3.yaml", "crisis4.yaml", "crisis5.yaml")])
+        "crisis.yaml", "crisis3.yaml", "crisis4.yaml", "crisis5.yaml", "crisis6.yaml")])
     ap.add_argument("--show-errors", action="store_true")
     args = ap.parse_args()
     check = SafetyCheck.load(ROOT / "knowledge")
