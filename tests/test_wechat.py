@@ -582,7 +582,11 @@ async def test_sigkill_in_a_burst_loses_no_message(api, tmp_path):
             lost = [u for u in users if answered[u] + pushed[u] == 0]
             twice = sum(max(0, answered[u] + pushed[u] - 1) for u in users)
             assert lost == [], f"not answered: {len(lost)}"
-            assert twice <= 8, f"{twice} answered twice"
+            # A reply written into a response but not yet marked sent when the process died
+            # is pushed again after the restart: at most once more per message in flight
+            # (up to the 30 requests here, plus the sender's 8 chats), never a third time.
+            assert all(answered[u] + pushed[u] <= 2 for u in users), f"{twice} repeated"
+            assert twice <= len(users)
     finally:
         proc.kill()
         await asyncio.get_running_loop().run_in_executor(None, proc.wait)
