@@ -171,9 +171,7 @@ class HomophoneFixer:
         the words that could be meant all name one concept (低保, 底保: dibao)."""
         near = {w: names for w, names in self._words.get(sound, {}).items()
                 if sum(a != b for a, b in zip(w, run, strict=True)) == 1}
-        if not near:
-            return None
-        if not set.intersection(*near.values()):
+        if not near or not set.intersection(*near.values()):
             return None
         return min(near)
 
@@ -185,14 +183,14 @@ class HomophoneFixer:
         character off, replaced by that word: each such fix, the longest runs first."""
         sounds = [to_pinyin(c) if _HANZI_WORD.fullmatch(c) else "" for c in text]
         present = self._present(text)
-        out: list[tuple[int, str]] = []
+        out: list[str] = []
         for n in range(min(self._longest, len(text)), 1, -1):
             for i in range(len(text) - n + 1):
                 sound = tuple(sounds[i:i + n])
-                if not all(sound):
+                word = self._word_for(text[i:i + n], sound) if all(sound) else None
+                if word is None:
                     continue
-                word = self._word_for(text[i:i + n], sound)
-                fixed = text[:i] + word + text[i + n:] if word is not None else text
-                if fixed != text and not self._present(fixed) <= present:
-                    out.append((n, fixed))  # a concept it lacked: 离婚 is no slip for 离昏
-        return [fixed for _n, fixed in out]
+                fixed = text[:i] + word + text[i + n:]
+                if not self._present(fixed) <= present:
+                    out.append(fixed)  # a concept it lacked: 离婚 is no slip for 离昏
+        return out
