@@ -20,10 +20,11 @@ from core import i18n
 from core.areas import AreaPath
 from core.settings import Settings
 from handlers.faq import decide, render
-from knowledge import safety
+from knowledge import pinyin_build, safety
 from knowledge.base import KnowledgeBase
 from knowledge.check import check
 from knowledge.importer import CsvImportError, format_report, import_csv
+from knowledge.pinyin import TABLE_FILE
 from knowledge.villages_import import import_villages
 from schedules.rules import RuleError
 from services import exports
@@ -78,6 +79,12 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         print(f"trained the crisis classifier on the examples ({', '.join(model.labels)}); "
               f"wrote {safety.model_path(folder)}")
+        return 0
+    if args.kb_cmd == "pinyin":
+        whole = KnowledgeBase.load(settings.bot_knowledge_dir, settings.bot_data_dir)
+        path = settings.bot_knowledge_dir / TABLE_FILE.name
+        count = pinyin_build.write(whole.pinyin_words(), path)
+        print(f"wrote {path}: the readings of {count} words and phrasings")
         return 0
     errors, warnings = check(settings.bot_knowledge_dir, settings.bot_data_dir)
     if not settings.bot_admins:
@@ -323,8 +330,8 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true")
     ask.add_argument("--lang", choices=i18n.LANGUAGES)
     kb = sub.add_parser("kb", help="knowledge base tools: check it; review what was asked; "
-                                   "train the crisis classifier")
-    kb.add_argument("kb_cmd", choices=["check", "review", "train"])
+                                   "train the crisis classifier; rebuild the pinyin table")
+    kb.add_argument("kb_cmd", choices=["check", "review", "train", "pinyin"])
     kb.add_argument("--since", type=parse_since, default=parse_since("7d"),
                     help="review: how far back (7d, 24h...; default 7d)")
     kb.add_argument("--csv", help="review: write a spreadsheet (UTF-8 with BOM) instead")

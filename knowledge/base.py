@@ -10,7 +10,15 @@ from pathlib import Path
 from knowledge.concepts import Concepts
 from knowledge.directory import Directory
 from knowledge.files import layered, read_yaml, registries
-from knowledge.pinyin import HomophoneFixer, PinyinConcepts, PinyinIndex, looks_pinyin
+from knowledge.pinyin import (
+    TABLE_FILE,
+    HomophoneFixer,
+    PinyinConcepts,
+    PinyinIndex,
+    PinyinTable,
+    looks_pinyin,
+    plain_words,
+)
 from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
 from knowledge.safety import SafetyCheck
@@ -149,7 +157,8 @@ class KnowledgeBase:
                  directory: Directory | None = None,
                  villages: DisclosureBook | None = None,
                  safety: SafetyCheck | None = None,
-                 concepts: Concepts | None = None) -> None:
+                 concepts: Concepts | None = None,
+                 pinyin_table: Path = TABLE_FILE) -> None:
         self.entries = {e.id: e for e in entries}
         self.gazetteer = gazetteer
         self.directory = directory or Directory([], [], [], gazetteer)
@@ -159,6 +168,7 @@ class KnowledgeBase:
         self.synonyms = synonyms
         self.menu = menu
         self.ranking = ranking
+        self.pinyin_table_file = pinyin_table
 
     @functools.cached_property
     def ranker(self) -> Ranker:
@@ -202,7 +212,8 @@ class KnowledgeBase:
         services = Directory.load(directory / "directory", gazetteer,
                                   data / "directory" if data else None)
         return cls(entries, gazetteer, synonyms, menu, ranking, services, book,
-                   SafetyCheck.load(directory), Concepts.load(directory))
+                   SafetyCheck.load(directory), Concepts.load(directory),
+                   directory / TABLE_FILE.name)
 
     def decide(self, question: str, lang: str | None = None) -> Decision:
         """Answer, ask back (near tie or missing place), or decline. A message of several
@@ -252,19 +263,29 @@ class KnowledgeBase:
             return None
         return Decision("out_of_scope", lang, entry, 1.0)
 
+    def pinyin_words(self) -> set[str]:
+        """Every text the pinyin readings look up whole: the Chinese phrasings (places taken
+        out) and the concepts' plain words (knowledge/pinyin.json is built from these)."""
+        words = {w for p in self.concepts.patterns.values() for w in plain_words(p.pattern)}
+        return words | {self.gazetteer.strip(q) for e in self.entries.values() for q in e.q_zh}
+
+    @functools.cached_property
+    def pinyin_table(self) -> PinyinTable:
+        return PinyinTable.load(self.pinyin_table_file)
+
     @functools.cached_property
     def pinyin(self) -> PinyinIndex:
         """The pinyin index of the Chinese phrasings, built at the first pinyin question."""
         return PinyinIndex({e.id: [self.gazetteer.strip(q) for q in e.q_zh]
-                            for e in self.entries.values()})
+                            for e in self.entries.values()}, self.pinyin_table)
 
     @functools.cached_property
     def pinyin_concepts(self) -> PinyinConcepts:
-        return PinyinConcepts(self.concepts.patterns)
+        return PinyinConcepts(self.concepts.patterns, self.pinyin_table)
 
     @functools.cached_property
     def homophones(self) -> HomophoneFixer:
-        return HomophoneFixer(self.concepts.patterns)
+        return HomophoneFixer(self.concepts.patterns, self.pinyin_table)
 
     def _decide_pinyin(self, question: str, declined: Decision) -> Decision:
         """A question in (half) pinyin the ordinary ranking declined: the pinyin index may

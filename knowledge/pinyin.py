@@ -3,7 +3,10 @@ a second index of the phrasings in toneless pinyin, asked only when the ordinary
 declines. Kept apart because pinyin in the main index dilutes the Chinese scores."""
 from __future__ import annotations
 
+import json
+import logging
 import re
+from pathlib import Path
 
 from knowledge.ranker import Ranker, Scored
 from knowledge.text import Synonyms
@@ -15,6 +18,7 @@ _SYLLABLE = re.compile(
     r"en|in|un|vn|ia|ua|uo|a|o|e|i|u|v)(?![aeiouv])|(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
     r"(?:ang|eng|ing|ong|an|en|in|un)")
 _LATIN_WORD = re.compile(r"[a-z]+")
+_HANZI_WORD = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def syllables(word: str) -> list[str] | None:
@@ -29,18 +33,62 @@ def syllables(word: str) -> list[str] | None:
     return out
 
 
-def to_pinyin(text: str) -> str:
-    """Chinese characters to toneless syllables; pinyin words split into syllables; other
-    Latin words kept as they are."""
-    # pypinyin's dictionaries take about 60 MB and 0.2 s to load: only a pinyin question the
-    # ordinary ranking declined needs them, so most processes never import it.
-    from pypinyin import Style, lazy_pinyin  # noqa: PLC0415
+TABLE_FILE = Path(__file__).with_name("pinyin.json")
+log = logging.getLogger(__name__)
 
-    words: list[str] = []
-    for token in lazy_pinyin(text.lower(), style=Style.NORMAL, errors="default"):
-        for word in _LATIN_WORD.findall(token):
+
+class PinyinTable:
+    """Toneless pinyin from a table built offline with pypinyin (`python bot.py kb pinyin`,
+    knowledge/pinyin.json): each character's commonest reading, and the readings of the knowledge
+    base's own words and phrasings in context (长沙 chang sha, 银行 yin hang). pypinyin's
+    dictionaries cost about 100 MB and a second to load; the table about 3 MB and 30 ms."""
+
+    def __init__(self, chars: dict[str, str], words: dict[str, str],
+                 phrases: dict[str, str] | None = None) -> None:
+        self._chars, self._words = chars, words
+        self._phrases = phrases or {}
+        self._longest = max(map(len, self._phrases), default=0)
+
+    @classmethod
+    def load(cls, path: Path = TABLE_FILE) -> PinyinTable:
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            log.warning("%s is missing or unreadable: pinyin questions and sound-alike slips "
+                        "are not read (run `python bot.py kb pinyin`)", path)
+            return cls({}, {})
+        return cls(data.get("chars") or {}, data.get("words") or {}, data.get("phrases"))
+
+    def knows(self, text: str) -> bool:
+        return text.lower() in self._words
+
+    def of(self, text: str) -> str:
+        """Chinese characters to toneless syllables; pinyin words split into syllables; other
+        Latin words kept as they are."""
+        text = text.lower()
+        known = self._words.get(text)
+        if known is not None:
+            return known
+        spaced = _HANZI_WORD.sub(lambda m: f" {self._run(m.group(0))} ", text)
+        words: list[str] = []
+        for word in _LATIN_WORD.findall(spaced):
             words += syllables(word) or [word]
-    return " ".join(words)
+        return " ".join(words)
+
+    def _run(self, run: str) -> str:
+        """A run of characters, the longest phrase read otherwise first (银行 yin hang)."""
+        out, i = [], 0
+        while i < len(run):
+            for n in range(min(self._longest, len(run) - i), 1, -1):
+                sound = self._phrases.get(run[i:i + n])
+                if sound is not None:
+                    out.append(sound)
+                    i += n
+                    break
+            else:
+                out.append(self._chars.get(run[i], ""))
+                i += 1
+        return " ".join(out)
 
 
 # English words that ask a question and spell no pinyin: a message with one is English, however
@@ -59,7 +107,6 @@ def looks_pinyin(text: str) -> bool:
     return len(pinyin) >= max(1, int(len(words) * 0.7))
 
 
-_HANZI_WORD = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def top_level_alternatives(pattern: str) -> list[str]:
@@ -113,14 +160,14 @@ def _one_group(text: str) -> bool:
     return False
 
 
-def concept_patterns(patterns: dict[str, re.Pattern[str]],
+def concept_patterns(patterns: dict[str, re.Pattern[str]], table: PinyinTable,
                      shortest: int = 2) -> dict[str, re.Pattern[str]]:
     """The concepts in pinyin: each concept's plain Chinese words of `shortest` or more
     characters (补办, 冷静期), as syllables ("bu ban"), matched on whole syllables of
-    `to_pinyin`."""
+    `PinyinTable.of`."""
     out = {}
     for name, pattern in patterns.items():
-        words = {to_pinyin(w) for w in plain_words(pattern.pattern) if len(w) >= shortest}
+        words = {table.of(w) for w in plain_words(pattern.pattern) if len(w) >= shortest}
         if words:
             alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
             out[name] = re.compile(f"(?<![a-z])(?:{alts})(?![a-z])")
@@ -128,25 +175,27 @@ def concept_patterns(patterns: dict[str, re.Pattern[str]],
 
 
 class PinyinIndex:
-    def __init__(self, phrasings: dict[str, list[str]]) -> None:
-        self._ranker = Ranker({eid: [to_pinyin(p) for p in texts]
+    def __init__(self, phrasings: dict[str, list[str]], table: PinyinTable) -> None:
+        self._table = table
+        self._ranker = Ranker({eid: [table.of(p) for p in texts]
                                for eid, texts in phrasings.items()}, Synonyms({}, {}, {}))
 
     def rank(self, question: str, limit: int = 5) -> list[Scored]:
-        return self._ranker.rank(to_pinyin(question), limit)
+        return self._ranker.rank(self._table.of(question), limit)
 
 
 class PinyinConcepts:
     """Which concepts a (half) pinyin question carries, read in pinyin. A one-character word
     (钱 qian) has many homophones (前, 千): it may let an entry answer, never rule one out."""
 
-    def __init__(self, patterns: dict[str, re.Pattern[str]]) -> None:
-        self._words = concept_patterns(patterns)
-        self._chars = concept_patterns(patterns, shortest=1)
+    def __init__(self, patterns: dict[str, re.Pattern[str]], table: PinyinTable) -> None:
+        self._table = table
+        self._words = concept_patterns(patterns, table)
+        self._chars = concept_patterns(patterns, table, shortest=1)
 
     def present(self, question: str) -> tuple[frozenset[str], frozenset[str]]:
         """(concepts surely present, concepts perhaps present)."""
-        text = to_pinyin(question)
+        text = self._table.of(question)
         sure = frozenset(name for name, p in self._words.items() if p.search(text))
         return sure, frozenset(name for name, p in self._chars.items() if p.search(text))
 
@@ -156,13 +205,13 @@ class HomophoneFixer:
     (地保 for 低保, 婚捡 for 婚检, 冷经期 for 冷静期): a pinyin keyboard's commonest slip.
     Asked only when the ordinary ranking declined, so a right word is never "corrected"."""
 
-    def __init__(self, patterns: dict[str, re.Pattern[str]]) -> None:
-        self._patterns = patterns
+    def __init__(self, patterns: dict[str, re.Pattern[str]], table: PinyinTable) -> None:
+        self._patterns, self._table = patterns, table
         self._words: dict[tuple[str, ...], dict[str, set[str]]] = {}
         for name, pattern in patterns.items():
             for word in plain_words(pattern.pattern):
                 if len(word) >= 2:
-                    sound = tuple(to_pinyin(word).split())
+                    sound = tuple(table.of(word).split())
                     self._words.setdefault(sound, {}).setdefault(word, set()).add(name)
         self._longest = max((len(s) for s in self._words), default=0)
 
@@ -181,7 +230,7 @@ class HomophoneFixer:
     def fixes(self, text: str) -> list[str]:
         """The text with one run of characters that sounds like a concept word, but is one
         character off, replaced by that word: each such fix, the longest runs first."""
-        sounds = [to_pinyin(c) if _HANZI_WORD.fullmatch(c) else "" for c in text]
+        sounds = [self._table.of(c) if _HANZI_WORD.fullmatch(c) else "" for c in text]
         present = self._present(text)
         out: list[str] = []
         for n in range(min(self._longest, len(text)), 1, -1):

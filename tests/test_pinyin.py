@@ -1,0 +1,78 @@
+"""The pinyin table (knowledge/pinyin.json): built offline with pypinyin, read without it."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from knowledge.base import KNOWLEDGE_DIR, KnowledgeBase
+from knowledge.check import check
+from knowledge.pinyin import PinyinTable
+from knowledge.pinyin_build import reading
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_shipped_table_reads_every_phrasing_and_concept_word(kb: KnowledgeBase) -> None:
+    words = kb.pinyin_words()
+    assert len(words) > 1000
+    missing = [w for w in words if not kb.pinyin_table.knows(w)]
+    assert missing == [], "run `python bot.py kb pinyin`"
+    for word in sorted(words)[::50]:  # as pypinyin reads them in context
+        assert kb.pinyin_table.of(word) == reading(word)
+
+
+def test_questions_are_read_as_pypinyin_reads_them(kb: KnowledgeBase) -> None:
+    table = kb.pinyin_table
+    assert table.of("我户口在湖北能在长沙领结婚证吗").split()[8:10] == ["chang", "sha"]
+    assert table.of("银行") == "yin hang"  # a phrase read otherwise than its characters
+    assert table.of("重新") == "chong xin"
+    assert table.of("重要") == "zhong yao"
+    assert table.of("结hun要带啥") == "jie hun yao dai sha"
+    assert table.of("lihun lengjingqi") == "li hun leng jing qi"
+    assert table.of("Hukou本 ok?") == "hu kou ben ok"
+    questions = [row["q"] for name in ("dev2.yaml", "heldout2.yaml")
+                 for row in yaml.safe_load((ROOT / "bench" / name).read_text("utf-8"))]
+    same = sum(table.of(q) == reading(q) for q in questions)
+    assert same >= 0.99 * len(questions)
+
+
+def test_answering_never_loads_pypinyin() -> None:
+    code = ("import sys\nfrom knowledge.base import KnowledgeBase\nkb = KnowledgeBase.load()\n"
+            "for q in ['lihun lengjingqi duojiu', '结hun要带啥', '地保怎么申请',\n"
+            "          '高铁票多少钱']:\n"
+            "    kb.decide(q)\n"
+            "assert kb.decide('lihun lengjingqi duojiu').entry is not None\n"
+            "print('pypinyin' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_missing_table_reads_nothing_and_answers_go_on(tmp_path: Path) -> None:
+    table = PinyinTable.load(tmp_path / "none.json")
+    assert table.of("长沙") == ""
+    assert table.of("lihun") == "li hun"
+
+
+def test_kb_check_asks_for_a_new_table_after_a_phrasing_is_added(tmp_path: Path) -> None:
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, folder)
+    assert not [w for w in check(folder)[1] if "pinyin.json" in w]
+    path = folder / "entries" / "marriage.yaml"
+    entries = yaml.safe_load(path.read_text("utf-8"))
+    entries[0]["q_zh"].append("长沙重新办理结婚登记行不行")
+    path.write_text(yaml.safe_dump(entries, allow_unicode=True), "utf-8")
+    warnings = check(folder)[1]
+    assert any("kb pinyin" in w for w in warnings)
+    r = subprocess.run([sys.executable, str(ROOT / "bot.py"), "kb", "pinyin"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120,
+                       env={"PATH": "/usr/bin:/bin", "BOT_KNOWLEDGE_DIR": str(folder),
+                            "BOT_DATA_DIR": str(tmp_path / "data")})
+    assert r.returncode == 0, r.stderr
+    assert not [w for w in check(folder)[1] if "pinyin.json" in w]
+    fresh = KnowledgeBase.load(folder)
+    assert fresh.pinyin_table.knows(" 重新办理结婚登记行不行")
