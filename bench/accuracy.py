@@ -33,7 +33,7 @@ from handlers.faq import decide  # noqa: E402
 from knowledge.base import Decision, KnowledgeBase  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("heldout3.yaml", "heldout6.yaml")
+HELD_OUT = ("heldout3.yaml", "heldout7.yaml")
 
 
 def answered_ids(d: Decision) -> list[str]:
