@@ -38,6 +38,9 @@ CRISIS = [  # (message, kind, a number the reply must give)
     # now, even with a service word in it
     ("我爸刚中风了 嘴巴歪了 有没有补贴", "medical", "120"),
     ("my dad just had a heart attack", "medical", "120"),
+    # a pet's death beside a crisis does not hide it
+    ("我的狗死了 我也不想活了", "suicide", "12356"),
+    ("my daughter says her coach has been touching her", "child", "110"),
 ]
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期", "结婚要带什么",
@@ -50,7 +53,8 @@ ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期"
             "My father had a stroke in 2021 and is bedridden, is there a nursing subsidy?",
             "我哥前年跳河走了 留下一个侄子 我想收养他要什么条件",
             "我老公非说结婚要带户口本 我真想打死他😂 到底要不要带",
-            "我死也不想再去那个窗口了 投诉找哪里"]
+            "我死也不想再去那个窗口了 投诉找哪里", "猫咪死了 殡仪馆能火化吗",
+            "Is there a training course for volunteers who visit old people?"]
 
 
 @pytest.mark.parametrize(("message", "kind", "number"), CRISIS)
