@@ -20,7 +20,7 @@ from core import i18n
 from core.areas import AreaPath
 from core.settings import Settings
 from handlers.faq import decide, render
-from knowledge import pinyin_build, safety
+from knowledge import safety
 from knowledge.base import KnowledgeBase
 from knowledge.check import check
 from knowledge.importer import CsvImportError, format_report, import_csv
@@ -81,6 +81,10 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
               f"wrote {safety.model_path(folder)}")
         return 0
     if args.kb_cmd == "pinyin":
+        # pypinyin (about 100 MB of dictionaries) is loaded only by this command, never by
+        # the bot, which imports this module at every start
+        from knowledge import pinyin_build  # noqa: PLC0415
+
         whole = KnowledgeBase.load(settings.bot_knowledge_dir, settings.bot_data_dir)
         path = settings.bot_knowledge_dir / TABLE_FILE.name
         count = pinyin_build.write(whole.pinyin_words(), path)

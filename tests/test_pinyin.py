@@ -41,7 +41,8 @@ def test_questions_are_read_as_pypinyin_reads_them(kb: KnowledgeBase) -> None:
 
 
 def test_answering_never_loads_pypinyin() -> None:
-    code = ("import sys\nfrom knowledge.base import KnowledgeBase\nkb = KnowledgeBase.load()\n"
+    code = ("import sys\nimport bot\nfrom knowledge.base import KnowledgeBase\n"
+            "kb = KnowledgeBase.load()\n"
             "for q in ['lihun lengjingqi duojiu', '结hun要带啥', '地保怎么申请',\n"
             "          '高铁票多少钱']:\n"
             "    kb.decide(q)\n"
