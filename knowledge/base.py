@@ -241,14 +241,16 @@ class KnowledgeBase:
         found: list[Decision] = []
         for part in parts:
             d = self._decide_one(part, lang, context)
-            if d.kind == "answer" and d.entry and all(d.entry.id != f.entry.id for f in found
-                                                      if f.entry):
-                found.append(d)
+            if d.kind in ("answer", "out_of_scope") and d.entry and all(
+                    d.entry.id != f.entry.id for f in found if f.entry):
+                found.append(d)  # "婚假几天" beside a registration question: whose it is
         if whole.kind == "answer" and whole.entry and found and all(
                 whole.entry.id != f.entry.id for f in found if f.entry):
             found.append(whole)  # what the whole message asks that no single part did
-        if len(found) >= 2:
+        if sum(f.kind == "answer" for f in found) and len(found) >= 2:
+            found.sort(key=lambda f: f.kind != "answer")  # ours first, then whose the rest is
             return replace(found[0], also=tuple(found[1:MAX_ANSWERS]))
+        found = [f for f in found if f.kind == "answer"]
         if whole.kind != "answer" and found:
             return found[0]
         return whole

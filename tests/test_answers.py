@@ -91,6 +91,13 @@ async def test_two_questions_in_one_message_get_both_answers(assistant, kb):
     (r,) = await assistant.handle(text("a5", "结婚证丢了能补吗,补要钱不"))
     assert kb.entries["certificate.replacement"].a_zh.strip() in r.text
     assert kb.entries["marriage.fee"].a_zh.strip() in r.text
+    # a part that is another department's business gets whose it is, after our answer
+    (r,) = await assistant.handle(text("a5", "结婚登记要不要预约 还有婚假一般几天"))
+    assert r.text.index(kb.entries["marriage.appointment"].a_zh.strip()) < r.text.index(
+        kb.entries["oos.marriage_leave"].a_zh.strip())
+    # beside nothing of ours it is declined with whose it is, as alone
+    d = kb.decide("婚假一般几天 还有产假几天")
+    assert (d.kind, d.entry and d.entry.id, d.also) == ("out_of_scope", "oos.marriage_leave", ())
 
 
 def test_commas_split_questions_not_stories():
