@@ -213,7 +213,7 @@ class KnowledgeBase:
                                   data / "directory" if data else None)
         return cls(entries, gazetteer, synonyms, menu, ranking, services, book,
                    SafetyCheck.load(directory), Concepts.load(directory),
-                   directory / TABLE_FILE.name)
+                   table if (table := directory / TABLE_FILE.name).exists() else TABLE_FILE)
 
     def decide(self, question: str, lang: str | None = None) -> Decision:
         """Answer, ask back (near tie or missing place), or decline. A message of several

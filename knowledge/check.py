@@ -112,7 +112,7 @@ def _pinyin_table(kb: KnowledgeBase) -> list[str]:
     if not missing:
         return []
     return [f"pinyin.json lacks the readings of {len(missing)} phrasing(s) or concept word(s), "
-            f"e.g. {missing[0]!r}: run `python bot.py kb pinyin`"]
+            f"e.g. {missing[0].strip()!r}: run `python bot.py kb pinyin`"]
 
 
 def _concepts_and_safety(directory: Path, kb: KnowledgeBase) -> list[str]:

@@ -17,8 +17,10 @@ _SYLLABLE = re.compile(
     r"(?:iang|iong|uang|ang|eng|ing|ong|uai|ian|iao|uan|van|ai|ei|ui|ao|ou|iu|ie|ve|ue|er|an|"
     r"en|in|un|vn|ia|ua|uo|a|o|e|i|u|v)(?![aeiouv])|(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
     r"(?:ang|eng|ing|ong|an|en|in|un)")
-_LATIN_WORD = re.compile(r"[a-z]+")
-_HANZI_WORD = re.compile(r"[\u4e00-\u9fff]+")
+LATIN_WORD = re.compile(r"[a-z]+")
+# Chinese characters: the unified ideographs, extension A, the compatibility ones, and 〇
+HANZI = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HANZI_WORD = re.compile(f"[{HANZI}]+")
 
 
 def syllables(word: str) -> list[str] | None:
@@ -39,9 +41,10 @@ log = logging.getLogger(__name__)
 
 class PinyinTable:
     """Toneless pinyin from a table built offline with pypinyin (`python bot.py kb pinyin`,
-    knowledge/pinyin.json): each character's commonest reading, and the readings of the knowledge
-    base's own words and phrasings in context (长沙 chang sha, 银行 yin hang). pypinyin's
-    dictionaries cost about 100 MB and a second to load; the table about 3 MB and 30 ms."""
+    knowledge/pinyin.json): each character's commonest reading, pypinyin's phrases (read longest
+    first, as pypinyin does: 长沙 chang sha, 银行 yin hang), and the readings of the knowledge
+    base's own words and phrasings in context. pypinyin costs about 50 MB of memory and a
+    second to load; the table about 12 MB and a few tens of ms."""
 
     def __init__(self, chars: dict[str, str], words: dict[str, str],
                  phrases: dict[str, str] | None = None) -> None:
@@ -71,7 +74,7 @@ class PinyinTable:
             return known
         spaced = _HANZI_WORD.sub(lambda m: f" {self._run(m.group(0))} ", text)
         words: list[str] = []
-        for word in _LATIN_WORD.findall(spaced):
+        for word in LATIN_WORD.findall(spaced):
             words += syllables(word) or [word]
         return " ".join(words)
 
@@ -100,13 +103,11 @@ _ENGLISH_ASKS = frozenset({"how", "what", "where", "when", "who", "why", "which"
 
 def looks_pinyin(text: str) -> bool:
     """Most of the Latin words in the text are pinyin (and there is something to read)."""
-    words = _LATIN_WORD.findall(text.lower())
+    words = LATIN_WORD.findall(text.lower())
     if not words or _ENGLISH_ASKS.intersection(words):
         return False
     pinyin = [w for w in words if len(w) >= 2 and syllables(w)]
     return len(pinyin) >= max(1, int(len(words) * 0.7))
-
-
 
 
 def top_level_alternatives(pattern: str) -> list[str]:

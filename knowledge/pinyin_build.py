@@ -10,33 +10,40 @@ from pypinyin import Style, lazy_pinyin
 from pypinyin.contrib.tone_convert import to_normal
 from pypinyin.phrases_dict import phrases_dict
 
-from knowledge.pinyin import _LATIN_WORD, syllables
+from knowledge.pinyin import HANZI, LATIN_WORD, syllables
 
-CJK = range(0x4E00, 0xA000)  # the unified ideographs of the basic plane
+
+def _characters() -> list[str]:
+    """Every character of the ranges in HANZI."""
+    out, i = [], 0
+    while i < len(HANZI):
+        if i + 2 < len(HANZI) and HANZI[i + 1] == "-":
+            out += [chr(c) for c in range(ord(HANZI[i]), ord(HANZI[i + 2]) + 1)]
+            i += 3
+        else:
+            out.append(HANZI[i])
+            i += 1
+    return out
 
 
 def reading(text: str) -> str:
     """What `PinyinTable.of` gives, read with pypinyin's phrase dictionary."""
     words: list[str] = []
     for token in lazy_pinyin(text.lower(), style=Style.NORMAL, errors="default"):
-        for word in _LATIN_WORD.findall(token):
+        for word in LATIN_WORD.findall(token):
             words += syllables(word) or [word]
     return " ".join(words)
 
 
 def build(texts: Iterable[str]) -> dict[str, dict[str, str]]:
     chars = {}
-    for code in CJK:
-        ch = chr(code)
+    for ch in _characters():
         sound = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
         if sound and sound[0].isascii() and sound[0].isalpha():
             chars[ch] = sound[0]
-    # the phrases read otherwise than their characters one by one (长沙 chang sha, not zhang)
-    phrases = {}
-    for phrase, sounds in phrases_dict.items():
-        sound = [to_normal(s[0]).replace("ü", "v") for s in sounds]
-        if len(phrase) >= 2 and sound != [chars.get(c, "") for c in phrase]:
-            phrases[phrase] = " ".join(sound)
+    # every phrase: the longest one wins, as in pypinyin (在哪里弄: 哪里, then 弄 nong; not 里弄)
+    phrases = {phrase: " ".join(to_normal(s[0]).replace("ü", "v") for s in sounds)
+               for phrase, sounds in phrases_dict.items() if len(phrase) >= 2}
     words = {t.lower(): reading(t) for t in sorted(set(texts))}
     return {"chars": chars, "phrases": phrases, "words": words}
 

@@ -1,6 +1,7 @@
 """The pinyin table (knowledge/pinyin.json): built offline with pypinyin, read without it."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import yaml
 
 from knowledge.base import KNOWLEDGE_DIR, KnowledgeBase
 from knowledge.check import check
-from knowledge.pinyin import PinyinTable
+from knowledge.pinyin import TABLE_FILE, PinyinTable
 from knowledge.pinyin_build import reading
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,8 +22,21 @@ def test_the_shipped_table_reads_every_phrasing_and_concept_word(kb: KnowledgeBa
     assert len(words) > 1000
     missing = [w for w in words if not kb.pinyin_table.knows(w)]
     assert missing == [], "run `python bot.py kb pinyin`"
-    for word in sorted(words)[::50]:  # as pypinyin reads them in context
-        assert kb.pinyin_table.of(word) == reading(word)
+
+
+def _without_words() -> PinyinTable:
+    """The shipped table without its whole-text readings: characters and phrases alone."""
+    data = json.loads(TABLE_FILE.read_text("utf-8"))
+    return PinyinTable(data["chars"], {}, data["phrases"])
+
+
+def test_characters_and_phrases_read_as_pypinyin_reads_them(kb: KnowledgeBase) -> None:
+    table = _without_words()
+    for word in sorted(kb.pinyin_words())[::7]:
+        assert table.of(word) == reading(word), word
+    questions = [row["q"] for name in ("dev2.yaml", "heldout2.yaml", "dev4.yaml")
+                 for row in yaml.safe_load((ROOT / "bench" / name).read_text("utf-8"))]
+    assert [q for q in questions if table.of(q) != reading(q)] == []
 
 
 def test_questions_are_read_as_pypinyin_reads_them(kb: KnowledgeBase) -> None:
@@ -31,13 +45,12 @@ def test_questions_are_read_as_pypinyin_reads_them(kb: KnowledgeBase) -> None:
     assert table.of("银行") == "yin hang"  # a phrase read otherwise than its characters
     assert table.of("重新") == "chong xin"
     assert table.of("重要") == "zhong yao"
+    assert table.of("社会组织年检在哪里弄") == reading("社会组织年检在哪里弄")  # 哪里, then 弄
+    assert table.of("二〇二四年结的婚") == "er ling er si nian jie de hun"
     assert table.of("结hun要带啥") == "jie hun yao dai sha"
     assert table.of("lihun lengjingqi") == "li hun leng jing qi"
     assert table.of("Hukou本 ok?") == "hu kou ben ok"
-    questions = [row["q"] for name in ("dev2.yaml", "heldout2.yaml")
-                 for row in yaml.safe_load((ROOT / "bench" / name).read_text("utf-8"))]
-    same = sum(table.of(q) == reading(q) for q in questions)
-    assert same >= 0.99 * len(questions)
+    assert table.of("") == ""
 
 
 def test_answering_never_loads_pypinyin() -> None:
@@ -53,10 +66,15 @@ def test_answering_never_loads_pypinyin() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_a_missing_table_reads_nothing_and_answers_go_on(tmp_path: Path) -> None:
-    table = PinyinTable.load(tmp_path / "none.json")
-    assert table.of("长沙") == ""
-    assert table.of("lihun") == "li hun"
+def test_a_knowledge_folder_without_a_table_uses_the_shipped_one(tmp_path: Path) -> None:
+    assert PinyinTable.load(tmp_path / "none.json").of("长沙") == ""  # a missing file: nothing
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, folder)
+    (folder / TABLE_FILE.name).unlink()
+    kb = KnowledgeBase.load(folder)
+    assert kb.pinyin_table.of("长沙") == "chang sha"
+    d = kb.decide("地保怎么申请")  # the sound-alike fix still reads it
+    assert d.entry is not None and d.entry.id.startswith("assistance.dibao")
 
 
 def test_kb_check_asks_for_a_new_table_after_a_phrasing_is_added(tmp_path: Path) -> None:
