@@ -85,18 +85,13 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
         # the bot, which imports this module at every start
         from knowledge import pinyin_build  # noqa: PLC0415
 
-        errors, _warnings = check(settings.bot_knowledge_dir, settings.bot_data_dir)
-        if errors:
-            print(f"error: {errors[0]} (run `python bot.py kb check`)", file=sys.stderr)
-            return 1
-        whole = KnowledgeBase.load(settings.bot_knowledge_dir, settings.bot_data_dir)
         path = settings.bot_knowledge_dir / TABLE_FILE.name
         try:
-            count = pinyin_build.write(whole.pinyin_words(), path)
+            chars, phrases = pinyin_build.write(path)
         except OSError as exc:
             print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
             return 1
-        print(f"wrote {path}: the readings of {count} words and phrasings")
+        print(f"wrote {path}: the readings of {chars} characters and {phrases} phrases")
         return 0
     errors, warnings = check(settings.bot_knowledge_dir, settings.bot_data_dir)
     if not settings.bot_admins:

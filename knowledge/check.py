@@ -101,18 +101,7 @@ def check(directory: Path, overlay: Path | None = None) -> tuple[list[str], list
         warnings.append(f"places.yaml: {empty} registry field(s) await the operator "
                         "(the bot tells residents to confirm via 12345 meanwhile)")
     errors += _concepts_and_safety(directory, kb)
-    warnings += _pinyin_table(kb)
     return errors, warnings
-
-
-def _pinyin_table(kb: KnowledgeBase) -> list[str]:
-    """pinyin.json reads every phrasing and concept word in context (else they are read one
-    character at a time: 长沙 as zhang sha)."""
-    missing = sorted(w for w in kb.pinyin_words() if not kb.pinyin_table.knows(w))
-    if not missing:
-        return []
-    return [f"pinyin.json lacks the readings of {len(missing)} phrasing(s) or concept word(s), "
-            f"e.g. {missing[0].strip()!r}: run `python bot.py kb pinyin`"]
 
 
 def _concepts_and_safety(directory: Path, kb: KnowledgeBase) -> list[str]:

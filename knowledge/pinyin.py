@@ -41,15 +41,13 @@ log = logging.getLogger(__name__)
 
 class PinyinTable:
     """Toneless pinyin from a table built offline with pypinyin (`python bot.py kb pinyin`,
-    knowledge/pinyin.json): each character's commonest reading, pypinyin's phrases (read longest
-    first, as pypinyin does: 长沙 chang sha, 银行 yin hang), and the readings of the knowledge
-    base's own words and phrasings in context. pypinyin costs about 50 MB of memory and a
-    second to load; the table about 12 MB and a few tens of ms."""
+    knowledge/pinyin.json): each character's commonest reading and pypinyin's phrases, read
+    longest first as pypinyin does (长沙 chang sha, 银行 yin hang). pypinyin costs about 50 MB
+    of memory and a second to load; the table about 10 MB and 40 ms. It depends on pypinyin
+    alone, not on the knowledge base: editing phrasings needs no rebuild."""
 
-    def __init__(self, chars: dict[str, str], words: dict[str, str],
-                 phrases: dict[str, str] | None = None) -> None:
-        self._chars, self._words = chars, words
-        self._phrases = phrases or {}
+    def __init__(self, chars: dict[str, str], phrases: dict[str, str]) -> None:
+        self._chars, self._phrases = chars, phrases
         self._longest = max(map(len, self._phrases), default=0)
 
     @classmethod
@@ -60,19 +58,12 @@ class PinyinTable:
             log.warning("%s is missing or unreadable: pinyin questions and sound-alike slips "
                         "are not read (run `python bot.py kb pinyin`)", path)
             return cls({}, {})
-        return cls(data.get("chars") or {}, data.get("words") or {}, data.get("phrases"))
-
-    def knows(self, text: str) -> bool:
-        return text.lower() in self._words
+        return cls(data.get("chars") or {}, data.get("phrases") or {})
 
     def of(self, text: str) -> str:
         """Chinese characters to toneless syllables; pinyin words split into syllables; other
         Latin words kept as they are."""
-        text = text.lower()
-        known = self._words.get(text)
-        if known is not None:
-            return known
-        spaced = _HANZI_WORD.sub(lambda m: f" {self._run(m.group(0))} ", text)
+        spaced = _HANZI_WORD.sub(lambda m: f" {self._run(m.group(0))} ", text.lower())
         words: list[str] = []
         for word in LATIN_WORD.findall(spaced):
             words += syllables(word) or [word]

@@ -1,9 +1,8 @@
 """Builds knowledge/pinyin.json, the pinyin table the bot reads (`python bot.py kb pinyin`),
-with pypinyin: run after editing phrasings or concepts. Only this tool imports pypinyin."""
+from pypinyin's dictionaries: run after upgrading pypinyin. Only this tool imports it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 
 from pypinyin import Style, lazy_pinyin
@@ -35,7 +34,7 @@ def reading(text: str) -> str:
     return " ".join(words)
 
 
-def build(texts: Iterable[str]) -> dict[str, dict[str, str]]:
+def build() -> dict[str, dict[str, str]]:
     chars = {}
     for ch in _characters():
         sound = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
@@ -44,12 +43,12 @@ def build(texts: Iterable[str]) -> dict[str, dict[str, str]]:
     # every phrase: the longest one wins, as in pypinyin (在哪里弄: 哪里, then 弄 nong; not 里弄)
     phrases = {phrase: " ".join(to_normal(s[0]).replace("ü", "v") for s in sounds)
                for phrase, sounds in phrases_dict.items() if len(phrase) >= 2}
-    words = {t.lower(): reading(t) for t in sorted(set(texts))}
-    return {"chars": chars, "phrases": phrases, "words": words}
+    return {"chars": chars, "phrases": phrases}
 
 
-def write(texts: Iterable[str], path: Path) -> int:
-    data = build(texts)
+def write(path: Path) -> tuple[int, int]:
+    """Writes the table; returns how many characters and phrases it reads."""
+    data = build()
     path.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True, indent=0) + "\n",
                     "utf-8")
-    return len(data["words"])
+    return len(data["chars"]), len(data["phrases"])
