@@ -17,7 +17,6 @@ from knowledge.pinyin import (
     PinyinIndex,
     PinyinTable,
     looks_pinyin,
-    plain_words,
 )
 from knowledge.places import Gazetteer, PlaceMatch
 from knowledge.ranker import Ranker
@@ -247,7 +246,7 @@ class KnowledgeBase:
         if whole.kind == "answer" and whole.entry and found and all(
                 whole.entry.id != f.entry.id for f in found if f.entry):
             found.append(whole)  # what the whole message asks that no single part did
-        if sum(f.kind == "answer" for f in found) and len(found) >= 2:
+        if len(found) >= 2 and any(f.kind == "answer" for f in found):
             found.sort(key=lambda f: f.kind != "answer")  # ours first, then whose the rest is
             return replace(found[0], also=tuple(found[1:MAX_ANSWERS]))
         found = [f for f in found if f.kind == "answer"]
@@ -264,12 +263,6 @@ class KnowledgeBase:
         if self.gazetteer.find(question):
             return None
         return Decision("out_of_scope", lang, entry, 1.0)
-
-    def pinyin_words(self) -> set[str]:
-        """Every text the pinyin readings look up whole: the Chinese phrasings (places taken
-        out) and the concepts' plain words (knowledge/pinyin.json is built from these)."""
-        words = {w for p in self.concepts.patterns.values() for w in plain_words(p.pattern)}
-        return words | {self.gazetteer.strip(q) for e in self.entries.values() for q in e.q_zh}
 
     @functools.cached_property
     def pinyin_table(self) -> PinyinTable:

@@ -70,7 +70,8 @@ class PinyinTable:
         return " ".join(words)
 
     def _run(self, run: str) -> str:
-        """A run of characters, the longest phrase read otherwise first (银行 yin hang)."""
+        """A run of characters, the longest phrase first (银行 yin hang), else character by
+        character."""
         out, i = [], 0
         while i < len(run):
             for n in range(min(self._longest, len(run) - i), 1, -1):
