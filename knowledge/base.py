@@ -40,8 +40,8 @@ _QUESTION_BREAK = re.compile(r"[？?！!。；;\n]+|还有(?:就是)?|另外|顺
 
 # A clause that asks something: a comma after it may start another question
 # ("结婚证丢了能补吗，补要钱不", "低保怎么申请，一个月能拿多少").
-_ASKS = re.compile(r"[吗呢嘛?？]\s*$|么\s*$|[?？]|怎|咋|什么|啥|哪|多少|多久|多长|几[天号点次岁]|"
-                   r"是否|能否|可否|要不要|能不能|可不可以|有没有|是不是|会不会|找谁|"
+_ASKS = re.compile(r"[吗呢嘛?？]\s*$|么\s*$|[?？]|怎|咋|什么|啥|哪|多少|多久|多长|"
+                   r"几[天号点次岁级]|是否|能否|可否|要不要|能不能|可不可以|有没有|是不是|会不会|找谁|"
                    r"^\s*(?:how|what|where|when|who|which|can|could|do|does|is|are|should)\b|"
                    r"(?:不|没|没有)\s*$|([\u4e00-\u9fff])[不没]\1|还是(?!没)",
                    re.IGNORECASE)  # 吗 at the end, English words first, 上不上班, A还是B
@@ -66,6 +66,13 @@ def _split_commas(part: str) -> list[str]:
     if current:
         out.append(current)
     return out
+
+
+def story_clauses(text: str) -> list[str]:
+    """Every clause of a message (cut at sentence ends, commas and the spaces people type for
+    commas)."""
+    return [c.strip() for p in _QUESTION_BREAK.split(text) for c in _COMMA.split(p)[::2]
+            if c.strip()]
 
 
 def split_questions(text: str) -> list[str]:
@@ -237,9 +244,18 @@ class KnowledgeBase:
         if len(parts) < 2:
             return whole
         context = self.concepts.present(question) & self.concepts.context
+        if whole.kind == "answer" and whole.entry is not None:
+            # The parts are read in the topic the whole message is about: "要准备什么材料" in a
+            # story of an adoption that mentions a marriage asks for the adoption's papers.
+            rule = self.concepts.rule(whole.entry.id, whole.entry.topic)
+            topic = context & {*rule.needs, *rule.also}
+            context = topic or context
         found: list[Decision] = []
         for part in parts:
             d = self._decide_one(part, lang, context)
+            if d.kind == "fallback" and d.candidates and whole.kind == "answer" and whole.entry \
+                    and found and _ASKS.search(part):
+                d = self._follow_up(d, whole.entry)
             if d.kind in ("answer", "out_of_scope") and d.entry and all(
                     d.entry.id != f.entry.id for f in found if f.entry):
                 found.append(d)  # "婚假几天" beside a registration question: whose it is
@@ -253,6 +269,16 @@ class KnowledgeBase:
         if whole.kind != "answer" and found:
             return found[0]
         return whole
+
+    def _follow_up(self, part: Decision, whole: Entry) -> Decision:
+        """A short part of a message about the same subject as the whole ("临时救助能给多少钱?
+        要不要本地户口") scores low on its own words; its best entry of the whole's topic answers
+        it at a lower bar."""
+        entry, score = part.candidates[0]
+        if entry.topic != whole.topic or entry.out_of_scope or entry.needs_place or (
+                score < self.ranking.get("threshold_follow_up", 0.06)):
+            return part
+        return replace(part, kind="answer", entry=entry, score=score, candidates=())
 
     def _elsewhere(self, question: str, lang: str) -> Decision | None:
         """A service in another city ("湘潭低保怎么申请") that names no place of Changsha: we
@@ -349,7 +375,7 @@ class KnowledgeBase:
                 context: frozenset[str] = frozenset()) -> list[tuple[Entry, float]]:
         """Ranked entries the question may be answered with (its concepts allow them)."""
         bonus = self.ranking.get("place_bonus", 0.1)
-        present = self.concepts.present(question) | context
+        present = self._story_concepts(question) | context
         out = []
         text = self.concepts.fix_typos(question)
         for s in self.ranker.rank(self.gazetteer.strip(text), limit=40):
@@ -360,6 +386,20 @@ class KnowledgeBase:
             out.append((entry, min(score, 1.0)))
         out.sort(key=lambda es: -es[1])
         return out
+
+    def _story_concepts(self, question: str) -> frozenset[str]:
+        """The concepts that decide which entries may answer. In a long Chinese story the
+        topics count wherever they are, but the rest only in the clauses that ask something:
+        "我在外面打工" in the story of a mother's 低保 is not the non-local applicant's question,
+        "怎么帮她申请" is the question."""
+        present = self.concepts.present(question)
+        if len(question) <= self.ranking.get("long_chars", 60) or not _HANZI.search(question):
+            return present
+        asking = [c for c in story_clauses(question) if _ASKS.search(c)]
+        if not asking:
+            return present
+        return frozenset().union(*(self.concepts.present(c) for c in asking)) | (
+            present & self.concepts.context)
 
     def place_for(self, entry: Entry, places: tuple[PlaceMatch, ...]) -> PlaceMatch | None:
         """The recognised place that fits what the entry needs (a district, or any place)."""

@@ -161,6 +161,40 @@ async def test_a_long_story_gets_the_answer_to_its_question(assistant, kb):
     assert kb.entries["marriage.documents"].a_zh.strip() in joined(r)
 
 
+async def test_a_story_is_answered_by_what_it_asks_not_by_what_it_tells(assistant, kb):
+    # "我一直在广东打工" tells where the son works; the question is how to apply for 低保
+    story = ("我爸去年中风了瘫在床上，医药费花了好几万，我一直在广东打工，家里就靠我妈种点地，"
+             "收入很少，听别人说可以申请低保，请问低保要怎么申请呢")
+    r = await assistant.handle(text("a6", story))
+    assert r[0].text.startswith(kb.entries["assistance.dibao_apply"].a_zh.strip())
+    # the short question after a story is read in the story's subject (an adoption), not in a
+    # marriage the story mentions
+    story = ("我和老公结婚八年了一直没有孩子，试管也做过没成功，我们想收养一个孩子，"
+             "但是完全不知道从哪里开始，要准备什么材料")
+    d = kb.decide(story)
+    assert [x.entry.id for x in (d, *d.also) if x.entry] == ["adoption.documents"]
+
+
+async def test_a_follow_up_question_is_read_in_the_first_ones_subject(assistant, kb):
+    (r,) = await assistant.handle(text("a6", "临时救助能给多少钱?要不要本地户口"))
+    assert kb.entries["assistance.linshi_amount"].a_zh.strip() in r.text
+    assert kb.entries["assistance.linshi_apply"].a_zh.strip() in r.text
+
+
+@pytest.mark.parametrize(("question", "entry"), [
+    ("结婚证搞丢哒 要么子才补得到", "certificate.replacement"),
+    ("屋里头冇得收入 低保咋个申请", "assistance.dibao_apply")])
+async def test_dialect_words_are_read_as_plain_mandarin(assistant, kb, question, entry):
+    r = await assistant.handle(text("a6", question))
+    assert r[0].text.startswith(kb.entries[entry].a_zh.strip()), (question, r[0].text[:60])
+
+
+def test_filling_in_exam_choices_is_not_volunteering(kb):
+    assert kb.decide("高考志愿怎么填比较好").fallback
+    d = kb.decide("志愿者怎么报名")
+    assert d.entry is not None and d.entry.id == "volunteer.join"
+
+
 @pytest.mark.parametrize(("question", "place"), [("岳麓区民政局在哪", "岳麓区"),
                                                  ("开福区民政局电话", "开福区")])
 async def test_the_district_bureau_question(assistant, question, place):
