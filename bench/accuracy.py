@@ -41,9 +41,13 @@ def answered_ids(d: Decision) -> list[str]:
 
 
 def outcome(d: Decision, q: dict) -> str:
-    """right | asked_right | asked_wrong | wrong | declined (in scope); declined | answered."""
+    """right | asked_right | asked_wrong | wrong | declined (in scope); declined | answered
+    (off-topic: declined, or answered with the entry its label expects)."""
     if q["kind"] != "in":
-        return "declined" if d.fallback else "answered"
+        # Off-topic by its writer, yet the labeller found an entry of ours that answers it
+        # ("你好", "老人去世以后户口怎么注销"): that answer is not a wrong one.
+        got = answered_ids(d)
+        return "declined" if d.fallback or (got and got[0] in q["expect"]) else "answered"
     if d.kind == "out_of_scope" and d.entry is not None and d.entry.id in q["expect"]:
         return "right"  # "that is the court's business, call 12345" is the answer expected
     if d.fallback:
@@ -101,7 +105,8 @@ def one_set(kb: KnowledgeBase, path: Path, show_errors: bool, by_topic: bool) ->
           f"back {asked} ({pct(asked, n_in):.1f}%; right option offered {inn['asked_right']}), "
           f"wrong {inn['wrong']} ({pct(inn['wrong'], n_in):.1f}%), declined {inn['declined']} "
           f"({pct(inn['declined'], n_in):.1f}%)")
-    print(f"  off-topic: declined {out['declined']}/{n_out} ({pct(out['declined'], n_out):.1f}%)")
+    print(f"  off-topic: declined (or answered as labelled) {out['declined']}/{n_out} "
+          f"({pct(out['declined'], n_out):.1f}%)")
     report("lang", rows, "lang")
     if by_topic:
         report("topic", rows, "topic")

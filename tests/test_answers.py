@@ -189,6 +189,14 @@ async def test_dialect_words_are_read_as_plain_mandarin(assistant, kb, question,
     assert r[0].text.startswith(kb.entries[entry].a_zh.strip()), (question, r[0].text[:60])
 
 
+@pytest.mark.parametrize(("question", "entry"), [
+    ("结婚证翻译公证在哪里办", "oos.notary"),  # a notary office's, not the registry's
+    ("离婚了房贷还没还完怎么办", "oos.court_divorce")])  # debts after a divorce: the court's
+def test_what_is_another_offices_is_routed_there(kb, question, entry):
+    d = kb.decide(question)
+    assert (d.kind, d.entry and d.entry.id) == ("out_of_scope", entry), question
+
+
 def test_filling_in_exam_choices_is_not_volunteering(kb):
     assert kb.decide("高考志愿怎么填比较好").fallback
     d = kb.decide("志愿者怎么报名")
