@@ -11,7 +11,7 @@ when the answers given cover every part. Goals (issue 10): right directly >= 90%
 asked back <= 5%, off-topic declined >= 95%, p99 < 30 ms, `bot.py ask` cold start < 2 s.
 
 bench/questions.yaml and bench/heldout.yaml have been read while tuning: their figures are
-optimistic. The sets in HELD_OUT (heldout3, heldout7) are held out: report them, do not tune on
+optimistic. The sets in HELD_OUT (heldout3, heldout7, heldout8) are held out: report them, do not tune on
 them (--show-errors on them is refused).
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from handlers.faq import decide  # noqa: E402
 from knowledge.base import Decision, KnowledgeBase  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("heldout3.yaml", "heldout7.yaml")
+HELD_OUT = ("heldout3.yaml", "heldout7.yaml", "heldout8.yaml")
 
 
 def answered_ids(d: Decision) -> list[str]:
