@@ -189,6 +189,13 @@ async def test_dialect_words_are_read_as_plain_mandarin(assistant, kb, question,
     assert r[0].text.startswith(kb.entries[entry].a_zh.strip()), (question, r[0].text[:60])
 
 
+def test_after_filing_a_divorce_the_question_is_the_second_visit(kb):
+    d = kb.decide("我们上周交了离婚申请，30天以后还要两个人一起去吗")
+    assert d.entry is not None and d.entry.id == "divorce.collect"
+    d = kb.decide("我们上个月交了离婚申请 冷静期是多久")  # how long: still the cooling-off
+    assert d.entry is not None and d.entry.id == "divorce.cooling_off"
+
+
 def test_what_is_another_offices_is_not_answered_as_ours(kb):
     d = kb.decide("结婚证翻译公证在哪里办")  # a notary office's, not the registry's
     assert (d.kind, d.entry and d.entry.id) == ("out_of_scope", "oos.notary")
