@@ -11,8 +11,8 @@ when the answers given cover every part. Goals (issue 10): right directly >= 90%
 asked back <= 5%, off-topic declined >= 95%, p99 < 30 ms, `bot.py ask` cold start < 2 s.
 
 bench/questions.yaml and bench/heldout.yaml have been read while tuning: their figures are
-optimistic. The sets in HELD_OUT (heldout3, heldout7, heldout8) are held out: report them, do not tune on
-them (--show-errors on them is refused).
+optimistic. The sets in HELD_OUT (heldout3, heldout7, heldout8) are held out: report them, do
+not tune on them (--show-errors on them is refused).
 """
 from __future__ import annotations
 

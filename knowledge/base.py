@@ -315,27 +315,25 @@ class KnowledgeBase:
         # the concepts decide here too, read in pinyin ("jiehunzheng diule": a replacement)
         sure, perhaps = self.pinyin_concepts.present(question)
         sure |= self.concepts.present(question)
-        threshold = self.ranking.get("threshold_pinyin", 0.35)
+        tries = [(found, self.ranking.get("threshold_pinyin", 0.35))]
         if sure:
-            allowed = [s for s in found if self.concepts.allows(
-                s.entry_id, self.entries[s.entry_id].topic, sure | perhaps, excluding=sure)]
-            if not allowed or allowed[0].score < threshold:
-                # The concepts an entry needs are not always readable in pinyin ("binyiguan
-                # dianhua"): a clear pinyin match that nothing present rules out may answer,
-                # at a higher bar.
-                allowed = [s for s in found if not self.concepts.excludes(
-                    s.entry_id, self.entries[s.entry_id].topic, sure)]
-                threshold = self.ranking.get("threshold_pinyin_unsure", 0.55)
-            found = allowed
-        if not found:
-            return declined
-        second = found[1].score if len(found) > 1 else 0.0
-        if found[0].score < threshold or found[0].score - second < self.ranking.get("margin",
-                                                                                   0.05):
-            return declined
-        entry = self.entries[found[0].entry_id]
-        kind = "out_of_scope" if entry.out_of_scope else "answer"
-        return Decision(kind, "zh", entry, found[0].score, places=declined.places)
+            tries = [([s for s in found if self.concepts.allows(
+                s.entry_id, self.entries[s.entry_id].topic, sure | perhaps, excluding=sure)],
+                      tries[0][1]),
+                     # The concepts an entry needs are not always readable in pinyin
+                     # ("binyiguan dianhua"): a clear pinyin match that nothing present rules
+                     # out may answer, at a higher bar.
+                     ([s for s in found if not self.concepts.excludes(
+                         s.entry_id, self.entries[s.entry_id].topic, sure)],
+                      self.ranking.get("threshold_pinyin_unsure", 0.55))]
+        margin = self.ranking.get("margin", 0.05)
+        for ranked, threshold in tries:
+            second = ranked[1].score if len(ranked) > 1 else 0.0
+            if ranked and ranked[0].score >= threshold and ranked[0].score - second >= margin:
+                entry = self.entries[ranked[0].entry_id]
+                kind = "out_of_scope" if entry.out_of_scope else "answer"
+                return Decision(kind, "zh", entry, ranked[0].score, places=declined.places)
+        return declined
 
     def _decide_one(self, question: str, lang: str,
                     context: frozenset[str] = frozenset()) -> Decision:
