@@ -302,3 +302,10 @@ async def test_over_telegram_answer_then_vote(api, settings, clock, kb):  # noqa
         assert "谢谢" in thanks["params"]["text"]
         rows = await channel.assistant.feedback.review(clock.now() - timedelta(days=1))
         assert [row.kind for row in rows] == ["up"]
+
+
+def test_a_clear_pinyin_match_answers_when_the_concepts_read_in_pinyin_tie(kb):
+    # 殡仪馆电话多少 typed in pinyin: 12345 and the registry tie on the concepts; the funeral
+    # entries are the clear pinyin match
+    d = kb.decide("binyiguan dianhua duoshao")
+    assert d.kind == "answer" and d.entry is not None and d.entry.topic == "funeral", d
