@@ -309,3 +309,15 @@ def test_a_clear_pinyin_match_answers_when_the_concepts_read_in_pinyin_tie(kb):
     # entries are the clear pinyin match
     d = kb.decide("binyiguan dianhua duoshao")
     assert d.kind == "answer" and d.entry is not None and d.entry.topic == "funeral", d
+
+
+@pytest.mark.parametrize(("question", "entry"), [
+    ("你的回答有错 去哪里反馈", "bot.feedback"),
+    ("your answer is wrong", "bot.feedback"),
+    ("公司想组织员工去社区做志愿服务 怎么对接", "volunteer.group"),
+    ("我想当志愿者", "volunteer.join")])
+async def test_feedback_on_the_bot_and_volunteering_as_a_group(assistant, kb, question, entry):
+    r = await assistant.handle(text("a9", question, lang="en" if question.isascii() else "zh"))
+    want = kb.entries[entry]
+    assert r[0].text.startswith((want.a_en if question.isascii() else want.a_zh).strip()), (
+        question, r[0].text[:60])
