@@ -7,8 +7,10 @@ as right), asked back (and whether the right entry was among the options), wrong
 off-topic questions declined; per language (and per topic with --by-topic); p50/p99 latency of
 one decision; and once, the crisis check on the held-out crisis sets and the cold
 start of `python bot.py ask`. A question with `parts` (two questions in one message) is right
-when the answers given cover every part. Goals (issue 10): right directly >= 90%, wrong <= 2%,
-asked back <= 5%, off-topic declined >= 95%, p99 < 30 ms, `bot.py ask` cold start < 2 s.
+when the answers given cover every part that an entry answers (a part labelled [] is another
+office's with no entry of ours to route it: leaving it unanswered is right). Goals (issue 10):
+right directly >= 90%, wrong <= 2%, asked back <= 5%, off-topic declined >= 95%, p99 < 30 ms,
+`bot.py ask` cold start < 2 s.
 
 bench/questions.yaml and bench/heldout.yaml have been read while tuning: their figures are
 optimistic. The sets in HELD_OUT (heldout3, heldout7, heldout8) are held out: report them, do
@@ -56,8 +58,9 @@ def outcome(d: Decision, q: dict) -> str:
         options = {e.id for e, _s in d.candidates}
         return "asked_right" if options & set(q["expect"]) else "asked_wrong"
     got = answered_ids(d)
-    if q.get("parts"):
-        return "right" if all(set(part) & set(got) for part in q["parts"]) else "wrong"
+    if q.get("parts"):  # a part no entry answers (its list is empty) is rightly left out
+        parts = [part for part in q["parts"] if part]
+        return "right" if parts and all(set(part) & set(got) for part in parts) else "wrong"
     return "right" if got and got[0] in q["expect"] else "wrong"
 
 
