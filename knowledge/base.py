@@ -33,7 +33,7 @@ PLACE_KINDS = ("district", "community", "any")
 MAX_ANSWERS = 3  # answers given to one message of several questions
 # Where one question of a message ends and the next begins.
 _QUESTION_BREAK = re.compile(r"[？?！!。；;\n]+|还有(?:就是)?|另外|顺便(?:问一下|问问|问)?|"
-                             r"再问(?:一下)?|以及|\band also\b|\balso,|\bbesides\b|"
+                             r"再问(?:一下)?|以及|\band also\b|\balso,|[,，]\s*also\b|\bbesides\b|"
                              r",? and (?=(?:how|what|where|when|who|do|does|can|is|are|should|"
                              r"will|if)\b)")
 
