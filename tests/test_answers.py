@@ -321,3 +321,29 @@ async def test_feedback_on_the_bot_and_volunteering_as_a_group(assistant, kb, qu
     want = kb.entries[entry]
     assert r[0].text.startswith((want.a_en if question.isascii() else want.a_zh).strip()), (
         question, r[0].text[:60])
+
+
+@pytest.mark.parametrize(("question", "entry"), [
+    ("just moved to kaifu how do i find my shequ juweihui", "community.office_contact"),
+    ("do you save my messages", "bot.privacy"),
+    ("old lady wandering near yuelu mountain seems confused and lost, what to do",
+     "vagrant.see_someone"),
+    ("my son is 15 can he join volunteer activities in community", "volunteer.minors"),
+    ("退休老师想在社区给小孩辅导作业 怎么报名当志愿者", "volunteer.join"),  # children served
+    ("where to register adoption, at civil affairs bureau?", "adoption.register"),
+    ("my wife's visa is running out, how do we extend it", "oos.visa")])
+def test_the_words_residents_use_in_english(kb, question, entry):
+    d = kb.decide(question)
+    assert d.entry is not None and d.entry.id == entry, (question, d.kind, d.entry)
+
+
+async def test_a_second_question_after_a_comma_and_also(assistant, kb):
+    (r,) = await assistant.handle(text(
+        "a9", "lost my marriage cert how to replace, also does my husband need to be there",
+        lang="en"))
+    assert kb.entries["certificate.replacement"].a_en.strip() in r.text
+    assert kb.entries["certificate.who_appears"].a_en.strip() in r.text
+
+
+def test_a_film_is_not_the_community_screenings(kb):
+    assert kb.decide("What's your favourite movie?").fallback
