@@ -232,7 +232,13 @@ class KnowledgeBase:
         if "translate_request" in self.concepts.present(question):
             return Decision("fallback", lang)  # a translation is not a question for us
         whole = self._decide_one(question, lang)
-        if whole.kind == "fallback" and looks_pinyin(question):
+        if looks_pinyin(question) and not _HANZI.search(question):
+            # All in pinyin ("jiuzhuzhan zai nali"): the pinyin index of the Chinese phrasings
+            # reads it as a whole; the English words of a phrasing ("jiuzhuzhan phone?") only
+            # when that declines.
+            pinyin = self._decide_pinyin(question, whole)
+            whole = pinyin if not pinyin.fallback or whole.kind == "fallback" else whole
+        elif whole.kind == "fallback" and looks_pinyin(question):
             whole = self._decide_pinyin(question, whole)
         elif whole.kind == "fallback" and _HANZI.search(question):
             for fixed in self.homophones.fixes(question)[:MAX_FIXES]:  # 地保 for 低保

@@ -347,3 +347,10 @@ async def test_a_second_question_after_a_comma_and_also(assistant, kb):
 
 def test_a_film_is_not_the_community_screenings(kb):
     assert kb.decide("What's your favourite movie?").fallback
+
+
+def test_a_question_all_in_pinyin_is_read_by_the_pinyin_index_first(kb):
+    # English phrasings carry the word ("jiuzhuzhan what help they give", of the station's
+    # services), but "zai nali" is 在哪里: the pinyin of the Chinese phrasings decides
+    d = kb.decide("jiuzhuzhan zai nali")
+    assert d.entry is not None and d.entry.id == "vagrant.contact", d
