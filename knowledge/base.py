@@ -262,6 +262,10 @@ class KnowledgeBase:
             if d.kind == "fallback" and d.candidates and whole.kind == "answer" and whole.entry \
                     and found and _ASKS.search(part):
                 d = self._follow_up(d, whole.entry)
+            if d.kind == "clarify" and d.entry is not None and (
+                    not d.entry.needs_place or self.place_for(d.entry, d.places)):
+                # one question among several is not asked back: its best entry answers it
+                d = replace(d, kind="answer", candidates=d.candidates[1:])
             if d.kind in ("answer", "out_of_scope") and d.entry and all(
                     d.entry.id != f.entry.id for f in found if f.entry):
                 found.append(d)  # "婚假几天" beside a registration question: whose it is
@@ -281,8 +285,11 @@ class KnowledgeBase:
         要不要本地户口") scores low on its own words; its best entry of the whole's topic answers
         it at a lower bar."""
         entry, score = part.candidates[0]
-        if entry.topic != whole.topic or entry.out_of_scope or entry.needs_place or (
-                score < self.ranking.get("threshold_follow_up", 0.06)):
+        if score < self.ranking.get("threshold_follow_up", 0.06) or entry.needs_place:
+            return part
+        if entry.out_of_scope:  # its concept is there ("社保个人账户"): whose business it is
+            return replace(part, kind="out_of_scope", entry=entry, score=score, candidates=())
+        if entry.topic != whole.topic:
             return part
         return replace(part, kind="answer", entry=entry, score=score, candidates=())
 

@@ -354,3 +354,14 @@ def test_a_question_all_in_pinyin_is_read_by_the_pinyin_index_first(kb):
     # services), but "zai nali" is 在哪里: the pinyin of the Chinese phrasings decides
     d = kb.decide("jiuzhuzhan zai nali")
     assert d.entry is not None and d.entry.id == "vagrant.contact", d
+
+
+def test_each_question_of_a_message_is_answered_not_asked_back(kb):
+    d = kb.decide("who can get dibao? and is there also something for disabled people")
+    got = [x.entry.id for x in (d, *d.also) if x.entry]
+    assert d.kind == "answer" and "assistance.dibao_eligibility" in got and any(
+        g.startswith("disability.") for g in got), got
+    # a part that is another office's, with its concept, gets whose it is after our answer
+    d = kb.decide("我爸在家里去世了，死亡证明找谁开？他社保个人账户里的钱怎么取出来？")
+    got = [x.entry.id for x in (d, *d.also) if x.entry]
+    assert got[0] == "funeral.death_certificate" and "oos.social_security" in got, got
