@@ -11,6 +11,29 @@ import numpy as np
 from knowledge.text import Synonyms, features, l2
 
 
+class _Postings:
+    """Feature -> (row indexes, weights), all in two flat arrays: a small array per feature
+    costs a hundred bytes or more of overhead, and the index has tens of thousands of
+    features (English words and their letter trigrams)."""
+
+    def __init__(self, lists: dict[str, list[tuple[int, float]]]) -> None:
+        self._span: dict[str, tuple[int, int]] = {}
+        rows: list[int] = []
+        weights: list[float] = []
+        for f, ps in lists.items():
+            self._span[f] = (len(rows), len(rows) + len(ps))
+            rows.extend(i for i, _w in ps)
+            weights.extend(w for _i, w in ps)
+        self._rows = np.array(rows, dtype=np.intp)
+        self._weights = np.array(weights)
+
+    def get(self, feature: str) -> tuple[np.ndarray, np.ndarray] | None:
+        span = self._span.get(feature)
+        if span is None:
+            return None
+        return self._rows[span[0]:span[1]], self._weights[span[0]:span[1]]
+
+
 @dataclass(frozen=True)
 class Scored:
     entry_id: str
@@ -53,10 +76,9 @@ class Ranker:
         self._entries = list(per_entry)
         entry_index = {eid: i for i, eid in enumerate(self._entries)}
         self._owner_index = np.array([entry_index[e] for e in self._owner], dtype=np.intp)
-        self._postings = {f: (np.array([i for i, _w in ps], dtype=np.intp),
-                              np.array([w for _i, w in ps])) for f, ps in postings.items()}
-        self._joined = {f: (np.array([entry_index[e] for e, _w in ps], dtype=np.intp),
-                            np.array([w for _e, w in ps])) for f, ps in joined_postings.items()}
+        self._postings = _Postings({f: [(i, w) for i, w in ps] for f, ps in postings.items()})
+        self._joined = _Postings({f: [(entry_index[e], w) for e, w in ps]
+                                  for f, ps in joined_postings.items()})
 
     def _weigh(self, feats: Mapping[str, float]) -> dict[str, float]:
         return l2({f: math.sqrt(c) * self._idf.get(f, self._default_idf)
