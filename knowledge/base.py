@@ -234,8 +234,8 @@ class KnowledgeBase:
         whole = self._decide_one(question, lang)
         if looks_pinyin(question) and not _HANZI.search(question):
             # All in pinyin ("jiuzhuzhan zai nali"): the pinyin index of the Chinese phrasings
-            # reads it as a whole; the English words of a phrasing ("jiuzhuzhan phone?") only
-            # when that declines.
+            # reads it as a whole; the main ranking, where English phrasings carry pinyin words
+            # ("jiuzhuzhan what help they give"), only when that declines.
             pinyin = self._decide_pinyin(question, whole)
             whole = pinyin if not pinyin.fallback or whole.kind == "fallback" else whole
         elif whole.kind == "fallback" and looks_pinyin(question):

@@ -76,7 +76,7 @@ class Ranker:
         self._entries = list(per_entry)
         entry_index = {eid: i for i, eid in enumerate(self._entries)}
         self._owner_index = np.array([entry_index[e] for e in self._owner], dtype=np.intp)
-        self._postings = _Postings({f: [(i, w) for i, w in ps] for f, ps in postings.items()})
+        self._postings = _Postings(postings)
         self._joined = _Postings({f: [(entry_index[e], w) for e, w in ps]
                                   for f, ps in joined_postings.items()})
 
