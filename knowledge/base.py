@@ -110,6 +110,7 @@ class Entry:
 
 ELSEWHERE = "oos.other_city"  # the answer for a service in another city
 _HANZI = re.compile(r"[\u4e00-\u9fff]")
+ELLIPSIS_CHARS = 12  # a part this short may leave out its subject ("要不要钱", "周六能办不")
 MAX_FIXES = 4  # sound-alike fixes of a declined question tried, the longest words first
 
 
@@ -257,11 +258,16 @@ class KnowledgeBase:
             topic = context & {*rule.needs, *rule.also}
             context = topic or context
         found: list[Decision] = []
+        previous = ""
         for part in parts:
             d = self._decide_one(part, lang, context)
             if d.kind == "fallback" and d.candidates and whole.kind == "answer" and whole.entry \
                     and found and _ASKS.search(part):
                 d = self._follow_up(d, whole.entry)
+            if d.kind == "fallback" and found and previous and _ASKS.search(part) \
+                    and len(part) <= ELLIPSIS_CHARS:
+                d = self._elliptical(previous, part, lang, context, found, d)
+            previous = part
             if d.kind == "clarify" and d.entry is not None and (
                     not d.entry.needs_place or self.place_for(d.entry, d.places)):
                 # one question among several is not asked back: its best entry answers it
@@ -279,6 +285,23 @@ class KnowledgeBase:
         if whole.kind != "answer" and found:
             return found[0]
         return whole
+
+    def _elliptical(self, previous: str, part: str, lang: str, context: frozenset[str],
+                    found: list[Decision], declined: Decision) -> Decision:
+        """A short part that leaves out its subject ("救助站可以住几天?要不要钱?"): read with the
+        part before it, for an entry not answered yet."""
+        answered = {f.entry.id for f in found if f.entry}
+        joined = f"{previous} {part}"
+        places = tuple(self.gazetteer.find(joined))
+        scored = [(e, s) for e, s in self._scored(joined, {pm.place.id for pm in places}, context)
+                  if e.id not in answered]
+        if not scored or scored[0][1] < self.ranking.get("threshold_ellipsis", 0.1):
+            return declined
+        entry, score = scored[0]
+        if entry.needs_place and not self.place_for(entry, places):
+            return declined
+        kind = "out_of_scope" if entry.out_of_scope else "answer"
+        return Decision(kind, lang, entry, score, places=places)
 
     def _follow_up(self, part: Decision, whole: Entry) -> Decision:
         """A short part of a message about the same subject as the whole ("临时救助能给多少钱?

@@ -21,7 +21,7 @@ EN_STOP = frozenset((  # noqa: SIM905 - one string reads and edits better than 9
 NGRAM_WEIGHTS = ((1, 0.3), (2, 1.0))  # Chinese character n-grams and their weights (tuned)
 # Particles and fillers that carry no meaning in a question.
 ZH_FILLERS = ("请问一下", "请问", "问一下", "问问", "我想知道", "想知道", "我想问",
-              "麻烦", "一下", "啊", "呀", "吧", "呢", "哦", "嘛", "哈", "了", "吗", "么")
+              "麻烦", "一下", "啊", "呀", "吧", "呢", "哦", "嘛", "哈", "了", "吗", "么", "咯")
 
 
 def normalise(text: str) -> str:
