@@ -247,6 +247,18 @@ class KnowledgeBase:
                 if not d.fallback and d.score >= self.ranking.get("threshold_homophone", 0.25):
                     whole, question = d, fixed
                     break
+        elif _HANZI.search(question) and whole.score < self.ranking.get("homophone_below", 0.4):
+            # An answered question may carry a slip too (残疾人生活不贴, 救助站电化多少): the fix
+            # is taken when it answers with another entry, clearly surer (a sure answer is not
+            # read again: it costs a ranking per fix).
+            gain = self.ranking.get("homophone_gain", 0.1)
+            bar = max(self.ranking.get("threshold_homophone", 0.25), whole.score + gain)
+            for fixed in self.homophones.fixes(question)[:MAX_FIXES]:
+                d = self._decide_one(fixed, lang)
+                if d.kind == "answer" and d.entry is not None and d.score >= bar and (
+                        whole.entry is None or d.entry.id != whole.entry.id):
+                    whole, question = d, fixed
+                    break
         parts = split_questions(question)
         if len(parts) < 2:
             return whole

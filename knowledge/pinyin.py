@@ -196,7 +196,8 @@ class PinyinConcepts:
 class HomophoneFixer:
     """Puts back the words of the concepts a resident typed with a character of the same sound
     (地保 for 低保, 婚捡 for 婚检, 冷经期 for 冷静期): a pinyin keyboard's commonest slip.
-    Asked only when the ordinary ranking declined, so a right word is never "corrected"."""
+    Asked when the ordinary ranking declined, or answered less surely than the fixed text
+    answers another entry (knowledge/base.py), so a right word is seldom "corrected"."""
 
     def __init__(self, patterns: dict[str, re.Pattern[str]], table: PinyinTable) -> None:
         self._patterns, self._table = patterns, table
@@ -224,15 +225,15 @@ class HomophoneFixer:
         """The text with one run of characters that sounds like a concept word, but is one
         character off, replaced by that word: each such fix, the longest runs first."""
         sounds = [self._table.of(c) if _HANZI_WORD.fullmatch(c) else "" for c in text]
-        present = self._present(text)
-        out: list[str] = []
+        candidates: list[str] = []
         for n in range(min(self._longest, len(text)), 1, -1):
             for i in range(len(text) - n + 1):
                 sound = tuple(sounds[i:i + n])
                 word = self._word_for(text[i:i + n], sound) if all(sound) else None
-                if word is None:
-                    continue
-                fixed = text[:i] + word + text[i + n:]
-                if not self._present(fixed) <= present:
-                    out.append(fixed)  # a concept it lacked: 离婚 is no slip for 离昏
-        return out
+                if word is not None:
+                    candidates.append(text[:i] + word + text[i + n:])
+        if not candidates:  # most questions: no concept scan at all
+            return []
+        present = self._present(text)
+        # a concept it lacked: 离婚 is no slip for 离昏
+        return [fixed for fixed in candidates if not self._present(fixed) <= present]
