@@ -276,7 +276,7 @@ class KnowledgeBase:
             if d.kind == "fallback" and d.candidates and whole.kind == "answer" and whole.entry \
                     and found and _ASKS.search(part):
                 d = self._follow_up(d, whole.entry)
-            if d.kind == "fallback" and found and previous and _ASKS.search(part) \
+            if d.kind == "fallback" and found and _ASKS.search(previous) and _ASKS.search(part) \
                     and len(part) <= ELLIPSIS_CHARS:
                 d = self._elliptical(previous, part, lang, context, found, d)
             previous = part
@@ -305,8 +305,11 @@ class KnowledgeBase:
         answered = {f.entry.id for f in found if f.entry}
         joined = f"{previous} {part}"
         places = tuple(self.gazetteer.find(joined))
+        # Both parts' words and concepts rank and allow, and the part must carry one of the
+        # entry's own concepts ("要不要钱": a fee), or any entry of the topic would do.
+        own = self.concepts.present(part)
         scored = [(e, s) for e, s in self._scored(joined, {pm.place.id for pm in places}, context)
-                  if e.id not in answered]
+                  if e.id not in answered and own & self._own_concepts(e)]
         if not scored or scored[0][1] < self.ranking.get("threshold_ellipsis", 0.1):
             return declined
         entry, score = scored[0]
@@ -314,6 +317,11 @@ class KnowledgeBase:
             return declined
         kind = "out_of_scope" if entry.out_of_scope else "answer"
         return Decision(kind, lang, entry, score, places=places)
+
+    def _own_concepts(self, entry: Entry) -> frozenset[str]:
+        """The concepts an entry's own rule asks for (none when it has only its topic's)."""
+        rule = self.concepts.entries.get(entry.id)
+        return frozenset((*rule.needs, *rule.also)) if rule else frozenset()
 
     def _follow_up(self, part: Decision, whole: Entry) -> Decision:
         """A short part of a message about the same subject as the whole ("临时救助能给多少钱?
@@ -418,12 +426,14 @@ class KnowledgeBase:
         return Decision("answer", lang, top, top_score, related, places)
 
     def _scored(self, question: str, place_ids: set[str],
-                context: frozenset[str] = frozenset()) -> list[tuple[Entry, float]]:
-        """Ranked entries the question may be answered with (its concepts allow them)."""
+                context: frozenset[str] = frozenset(),
+                words: str | None = None) -> list[tuple[Entry, float]]:
+        """Ranked entries the question may be answered with (its concepts allow them), ranked
+        by its words or by `words` (a short part read with the part before it)."""
         bonus = self.ranking.get("place_bonus", 0.1)
         present = self._story_concepts(question) | context
         out = []
-        text = self.concepts.fix_typos(question)
+        text = self.concepts.fix_typos(words or question)
         for s in self.ranker.rank(self.gazetteer.strip(text), limit=40):
             entry = self.entries[s.entry_id]
             if not self.concepts.allows(entry.id, entry.topic, present):
