@@ -426,14 +426,12 @@ class KnowledgeBase:
         return Decision("answer", lang, top, top_score, related, places)
 
     def _scored(self, question: str, place_ids: set[str],
-                context: frozenset[str] = frozenset(),
-                words: str | None = None) -> list[tuple[Entry, float]]:
-        """Ranked entries the question may be answered with (its concepts allow them), ranked
-        by its words or by `words` (a short part read with the part before it)."""
+                context: frozenset[str] = frozenset()) -> list[tuple[Entry, float]]:
+        """Ranked entries the question may be answered with (its concepts allow them)."""
         bonus = self.ranking.get("place_bonus", 0.1)
         present = self._story_concepts(question) | context
         out = []
-        text = self.concepts.fix_typos(words or question)
+        text = self.concepts.fix_typos(question)
         for s in self.ranker.rank(self.gazetteer.strip(text), limit=40):
             entry = self.entries[s.entry_id]
             if not self.concepts.allows(entry.id, entry.topic, present):
