@@ -13,7 +13,7 @@ right directly >= 90%, wrong <= 2%, asked back <= 5%, off-topic declined >= 95%,
 `bot.py ask` cold start < 2 s.
 
 bench/questions.yaml and bench/heldout.yaml have been read while tuning: their figures are
-optimistic. The sets in HELD_OUT (heldout3, heldout7, heldout8) are held out: report them, do
+optimistic. The sets in HELD_OUT (heldout3, heldout9) are held out: report them, do
 not tune on them (--show-errors on them is refused).
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ from handlers.faq import decide  # noqa: E402
 from knowledge.base import Decision, KnowledgeBase  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("heldout3.yaml", "heldout7.yaml", "heldout8.yaml")
+HELD_OUT = ("heldout3.yaml", "heldout9.yaml")
 
 
 def answered_ids(d: Decision) -> list[str]:
@@ -126,7 +126,7 @@ def crisis(kb: KnowledgeBase) -> None:
     """The crisis check on the held-out crisis sets (bench/safety.py has the details)."""
     check: SafetyCheck = kb.safety
     for name, split in (("crisis.yaml", "test"), ("crisis3.yaml", "test3"),
-                        ("crisis5.yaml", "test5")):
+                        ("crisis5.yaml", "test5"), ("crisis8.yaml", "test8")):
         path = ROOT / "bench" / name
         if not path.exists():
             continue
