@@ -111,6 +111,9 @@ class Entry:
 ELSEWHERE = "oos.other_city"  # the answer for a service in another city
 _HANZI = re.compile(r"[\u4e00-\u9fff]")
 ELLIPSIS_CHARS = 12  # a part this short may leave out its subject ("要不要钱", "周六能办不")
+# Words of 湖南话 and 西南官话 that mark a question typed as said.
+_DIALECT = re.compile(r"冇|咯|哒|么子|啥子|咋个|啷个|屋里|堂客|伢|搞得成|要得不|晓得|莫得|脑壳"
+                      r"|嘛$")
 MAX_FIXES = 4  # sound-alike fixes of a declined question tried, the longest words first
 
 
@@ -403,6 +406,10 @@ class KnowledgeBase:
         if len(question) > self.ranking.get("long_chars", 60):
             # a long story dilutes every score; the concepts still decide what may answer
             threshold *= self.ranking.get("long_factor", 1.0)
+        if _DIALECT.search(question):
+            # dialect words (冇得, 咯, 搞得成不) match no phrasing and dilute the score the
+            # same way; the concepts still decide what may answer
+            threshold *= self.ranking.get("dialect_factor", 1.0)
         if top_score < threshold:
             return Decision("fallback", lang, score=top_score, places=places,
                             candidates=tuple(scored[:3]))
