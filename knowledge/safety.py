@@ -108,9 +108,11 @@ class SafetyCheck:
                  personal: re.Pattern[str], procedure: re.Pattern[str],
                  meta: re.Pattern[str] | None = None, learned: Learned | None = None,
                  past: tuple[frozenset[str], re.Pattern[str], re.Pattern[str]] | None = None,
+                 over: tuple[re.Pattern[str], re.Pattern[str]] | None = None,
                  ) -> None:
         self.kinds = kinds
         self._past = past
+        self._over = over
         self.learned = learned
         self._not = not_
         self._meta = meta
@@ -135,6 +137,9 @@ class SafetyCheck:
             model = TextClassifier.from_json(model_path(folder).read_text(encoding="utf-8"))
             learned = Learned(model, float(data["none_below"]),
                               float(data.get("overrule_above", 1.0)))
+        over = None
+        if data.get("over"):
+            over = (re.compile(str(data["over"])), re.compile(str(data.get("wish") or "(?!)")))
         past = None
         if data.get("past_kinds"):
             past = (frozenset(str(k) for k in data["past_kinds"]),
@@ -143,7 +148,8 @@ class SafetyCheck:
         return cls(kinds, [re.compile(p) for p in data.get("not") or ()],
                    re.compile(str(data.get("personal") or "(?!)")),
                    re.compile(str(data.get("procedure") or "(?!)")),
-                   re.compile(str(data["meta"])) if data.get("meta") else None, learned, past)
+                   re.compile(str(data["meta"])) if data.get("meta") else None, learned, past,
+                   over)
 
     def exaggerations(self) -> list[tuple[str, str]]:
         """The `not` patterns, as (pattern, "not") pairs for the training fingerprint."""
@@ -163,6 +169,16 @@ class SafetyCheck:
             return False
         kinds, past, now = self._past
         return kind in kinds and bool(past.search(text)) and not now.search(text)
+
+    def _suicide_over(self, norm: str) -> bool:
+        """Whether the message tells of a suicide that is over (a death years ago, someone
+        recovered) and of the past, never of now nor of a wish to die of the writer's own."""
+        if self._over is None or self._past is None:
+            return False
+        over, wish = self._over
+        _kinds, past, now = self._past
+        return bool(over.search(norm)) and bool(past.search(norm)) and not now.search(norm) \
+            and not wish.search(norm)
 
     @staticmethod
     def _sentence(norm: str, found: re.Match[str]) -> str:
@@ -197,6 +213,8 @@ class SafetyCheck:
             if found is not None:
                 if asks and self._long_ago(kind.kind, self._sentence(norm, found)):
                     continue  # "他小时候走丢过一次，社区有防走失手环吗"
+                if asks and kind.kind == "suicide" and self._suicide_over(norm):
+                    return None  # "我哥两年前自杀走的,嫂子现在打算再婚,要准备什么材料"
                 if learned and self._overruled(learned, norm, found, kind.kind):
                     return None  # the words match, the sentence they are in is ordinary
                 return Crisis(kind, asks)

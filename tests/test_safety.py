@@ -43,6 +43,10 @@ CRISIS = [  # (message, kind, a number the reply must give)
     ("my daughter says her coach has been touching her", "child", "110"),
     # a question about the service while it is happening
     ("how do i apply for the dv shelter?? he is outside the door smashing it", "domestic", "110"),
+    # an attempt that is over does not hide a wish to die now
+    ("去年吃药被抢救过来了 现在还是觉得死了算了 低保怎么申请", "suicide", "12356"),
+    ("I was saved after an overdose in 2023 but I still want to die, how do I apply for dibao",
+     "suicide", "12356"),
 ]
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期", "结婚要带什么",
@@ -57,7 +61,11 @@ ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期"
             "我老公非说结婚要带户口本 我真想打死他😂 到底要不要带",
             "我死也不想再去那个窗口了 投诉找哪里", "猫咪死了 殡仪馆能火化吗",
             "Is there a training course for volunteers who visit old people?",
-            "朋友圈天天有人让我帮忙砍一刀 民政局有公众号吗", "反家庭暴力法说的庇护场所在哪里"]
+            "朋友圈天天有人让我帮忙砍一刀 民政局有公众号吗", "反家庭暴力法说的庇护场所在哪里",
+            # a suicide that is over, behind a question: a death years ago, someone recovered
+            "我舅舅十年前喝农药走的 舅妈现在想再婚 要带什么材料",
+            "表妹前年自杀被救回来了 现在状态很好 社区有没有心理辅导的志愿服务",
+            "My uncle took his own life years ago. Can his widow apply for dibao?"]
 
 
 @pytest.mark.parametrize(("message", "kind", "number"), CRISIS)
