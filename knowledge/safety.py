@@ -92,6 +92,10 @@ def model_is_stale(folder: Path) -> bool:
 
 
 _SENTENCE_ENDS = "。！？!?;；\n"
+# Any question at all, for a suicide that is over ("我想学怎么陪伴她", "are there courses"):
+# a story told without one is not read as over.
+_QUESTION = re.compile(r"[?？]|吗|怎么|怎样|如何|有没有|哪里|哪个|能不能|可不可以|"
+                       r"\b(?:how|what|where|which|are there|is there|can|could|should)\b")
 
 
 def _near(first: str, second: str, gap: int) -> str:
@@ -213,7 +217,8 @@ class SafetyCheck:
             if found is not None:
                 if asks and self._long_ago(kind.kind, self._sentence(norm, found)):
                     continue  # "他小时候走丢过一次，社区有防走失手环吗"
-                if asks and kind.kind == "suicide" and self._suicide_over(norm):
+                if kind.kind == "suicide" and (asks or _QUESTION.search(norm)) \
+                        and self._suicide_over(norm):
                     return None  # "我哥两年前自杀走的,嫂子现在打算再婚,要准备什么材料"
                 if learned and self._overruled(learned, norm, found, kind.kind):
                     return None  # the words match, the sentence they are in is ordinary
