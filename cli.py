@@ -19,7 +19,7 @@ from app import open_assistant
 from core import i18n
 from core.areas import AreaPath
 from core.settings import Settings
-from handlers.faq import decide, render
+from handlers.faq import decide, entry_label, render, suggestions
 from knowledge import safety
 from knowledge.base import KnowledgeBase
 from knowledge.check import check
@@ -57,6 +57,9 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         if decision.kind in ("clarify", "need_place"):  # the choices a chat shows as buttons
             answer += "".join(f"\n- {b.label}"
                               for r in replies for row in r.buttons for b in row)
+        elif decision.kind == "fallback":  # the entries it came close to, as buttons in a chat
+            with i18n.use(args.lang or decision.lang):
+                answer += "".join(f"\n- {entry_label(kb, e)}" for e in suggestions(kb, decision))
         if args.json:
             print(json.dumps({"answer": answer, "fallback": decision.fallback,
                               "entry_id": decision.entry.id if decision.entry else None,

@@ -18,6 +18,7 @@ from knowledge.text import has_content
 PLACE_FLOW = "place"
 LABEL_CHARS = 40
 MAX_QUESTION_CHARS = 1000  # longer texts are not questions; ranking them helps nobody
+MAX_SUGGESTED = 2  # entries offered under a decline
 
 
 class EntryButton(CallbackData, prefix="e"):
@@ -125,12 +126,27 @@ def related_buttons(kb: KnowledgeBase, entry: Entry,
     return rows + ((back_to_menu(),),)
 
 
-def fallback_reply(kb: KnowledgeBase) -> Reply:
-    return Reply(_("Sorry, I can't answer that one. I can help with marriage and divorce "
-                   "registration, social assistance (dibao, temporary assistance), elderly "
-                   "care, funerals and other civil affairs, village-affairs disclosure, "
-                   "community services and volunteering. For anything else, call the 12345 "
-                   "government service hotline (24 hours a day)."), buttons=main_menu(kb))
+def fallback_reply(kb: KnowledgeBase, suggested: tuple[Entry, ...] = ()) -> Reply:
+    """The decline: what the bot can help with and 12345; with the entries that came close
+    (`suggested`) as buttons first, since the words may have missed a question we answer."""
+    text = _("Sorry, I can't answer that one. I can help with marriage and divorce "
+             "registration, social assistance (dibao, temporary assistance), elderly "
+             "care, funerals and other civil affairs, village-affairs disclosure, "
+             "community services and volunteering. For anything else, call the 12345 "
+             "government service hotline (24 hours a day).")
+    if not suggested:
+        return Reply(text, buttons=main_menu(kb))
+    rows = tuple((Button(entry_label(kb, e), EntryButton(e.id).pack()),) for e in suggested)
+    return Reply(_("I am not sure I understood. Did you mean one of these?") + "\n\n" + text,
+                 buttons=rows + main_menu(kb))
+
+
+def suggestions(kb: KnowledgeBase, decision: Decision) -> tuple[Entry, ...]:
+    """At most two entries a declined question came close to: ours, needing no place, and
+    above `threshold_suggest` (ranking.yaml)."""
+    bar = kb.ranking.get("threshold_suggest", 1.0)
+    return tuple(e for e, s in decision.candidates
+                 if s >= bar and not e.out_of_scope and not e.needs_place)[:MAX_SUGGESTED]
 
 
 def render(kb: KnowledgeBase, decision: Decision, row: int = 0) -> list[Reply]:
@@ -141,7 +157,7 @@ def render(kb: KnowledgeBase, decision: Decision, row: int = 0) -> list[Reply]:
         return [Reply(_("Please type your question in words, for example: What do I need to "
                         "register a marriage?"))]
     if decision.kind == "fallback" or entry is None:
-        return [fallback_reply(kb)]
+        return [fallback_reply(kb, suggestions(kb, decision))]
     if decision.kind == "out_of_scope":
         return [Reply(entry_text(kb, entry, None))]
     if decision.kind == "clarify":

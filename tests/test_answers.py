@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from app import open_assistant
-from handlers.faq import shorten
-from knowledge.base import KnowledgeBase, split_questions
+from handlers.faq import EntryButton, render, shorten
+from knowledge.base import Decision, KnowledgeBase, split_questions
 from knowledge.pinyin import plain_words, top_level_alternatives
 from tests.conftest import button, joined, payloads, text
 from tests.test_telegram import api, press, running_bot, say  # noqa: F401 - the fixture too
@@ -365,3 +365,39 @@ def test_each_question_of_a_message_is_answered_not_asked_back(kb):
     d = kb.decide("我爸在家里去世了，死亡证明找谁开？他社保个人账户里的钱怎么取出来？")
     got = [x.entry.id for x in (d, *d.also) if x.entry]
     assert got[0] == "funeral.death_certificate" and "oos.social_security" in got, got
+
+
+def test_a_declined_question_offers_the_entries_it_came_close_to(kb):
+    near = kb.entries["disclosure.frequency"]
+    declined = Decision("fallback", "zh", score=0.09,
+                        candidates=((near, 0.09), (kb.entries["oos.social_security"], 0.08),
+                                    (kb.entries["marriage.fee"], 0.02)))
+    (r,) = render(kb, declined)
+    assert "12345" in r.text and "是下面这些问题吗" in r.text
+    offered = [b.payload for row in r.buttons for b in row if b.payload.startswith("e:")]
+    assert offered == [EntryButton(near.id).pack()]  # not another office's, not a far one
+    (r,) = render(kb, replace(declined, candidates=((near, 0.03),)))
+    assert "是下面这些问题吗" not in r.text and not any(
+        b.payload.startswith("e:") for row in r.buttons for b in row)
+
+
+async def test_the_offered_entry_answers_when_pressed(assistant, kb):
+    r = await assistant.handle(button("a10", EntryButton("disclosure.frequency").pack()))
+    assert r[0].text.strip() == kb.entries["disclosure.frequency"].a_zh.strip()
+
+
+@pytest.mark.parametrize(("question", "entries"), [
+    # a short part that leaves out its subject is read with the one before it
+    ("补办离婚证要啥材料 另一方要到场不",
+     ["certificate.replacement_documents", "certificate.who_appears"]),
+    # a slip of the same sound in an answered question (补贴 typed 不贴)
+    ("残疾人的生活不贴要啥条件", ["disability.living_subsidy"]),
+    # dialect words dilute the score; the concepts still decide
+    ("结婚证冇得哒 要么样补", ["certificate.replacement"]),
+    # 能申请...吗 asks whether one qualifies
+    ("孩子出了车祸 能申请临时救助吗", ["assistance.linshi_who"]),
+])
+def test_how_residents_type(kb, question, entries):
+    d = kb.decide(question)
+    got = [x.entry.id for x in (d, *d.also) if x.entry]
+    assert d.kind == "answer" and got == entries, (question, got)
