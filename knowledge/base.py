@@ -310,11 +310,17 @@ class KnowledgeBase:
         answered = {f.entry.id for f in found if f.entry}
         joined = f"{previous} {part}"
         places = tuple(self.gazetteer.find(joined))
-        # Both parts' words and concepts rank and allow, and the part must carry one of the
-        # entry's own concepts ("要不要钱": a fee), or any entry of the topic would do.
-        own = self.concepts.present(part)
-        scored = [(e, s) for e, s in self._scored(joined, {pm.place.id for pm in places}, context)
-                  if e.id not in answered and own & self._own_concepts(e)]
+        # Both parts' words rank. The concepts that allow are the whole's but for those only the
+        # part before asked ("有什么区别" is not asked again by "能同时领吗"; 低保 and 特困 carry
+        # over as the subject), and the part must add one of the entry's own concepts ("要不要钱":
+        # a fee; "能同时领吗" after 低保和特困: both at once), or any entry of the topic would do.
+        before = self.concepts.present(previous)
+        both = self.concepts.present(joined)
+        added = (both - before) | self.concepts.present(part)
+        present = added | (both & self.concepts.context) | context
+        scored = [(e, s) for e, s in self._scored(joined, {pm.place.id for pm in places}, context,
+                                                  present=present)
+                  if e.id not in answered and added & self._own_concepts(e)]
         if not scored or scored[0][1] < self.ranking.get("threshold_ellipsis", 0.1):
             return declined
         entry, score = scored[0]
@@ -435,10 +441,13 @@ class KnowledgeBase:
         return Decision("answer", lang, top, top_score, related, places)
 
     def _scored(self, question: str, place_ids: set[str],
-                context: frozenset[str] = frozenset()) -> list[tuple[Entry, float]]:
-        """Ranked entries the question may be answered with (its concepts allow them)."""
+                context: frozenset[str] = frozenset(),
+                present: frozenset[str] | None = None) -> list[tuple[Entry, float]]:
+        """Ranked entries the question may be answered with (its concepts, or `present`,
+        allow them)."""
         bonus = self.ranking.get("place_bonus", 0.1)
-        present = self._story_concepts(question) | context
+        if present is None:
+            present = self._story_concepts(question) | context
         out = []
         text = self.concepts.fix_typos(question)
         for s in self.ranker.rank(self.gazetteer.strip(text), limit=40):
