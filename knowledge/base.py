@@ -75,6 +75,13 @@ def story_clauses(text: str) -> list[str]:
             if c.strip()]
 
 
+def _short(part: str) -> bool:
+    """Short enough to leave out its subject: a few Chinese characters or English words."""
+    if _HANZI.search(part):
+        return len(part) <= ELLIPSIS_CHARS
+    return len(part.split()) <= ELLIPSIS_WORDS
+
+
 def split_questions(text: str) -> list[str]:
     """The questions of a message (one, or several separated by ？。; 还有, 另外..., or by a
     comma between two clauses that each ask something)."""
@@ -111,6 +118,7 @@ class Entry:
 ELSEWHERE = "oos.other_city"  # the answer for a service in another city
 _HANZI = re.compile(r"[\u4e00-\u9fff]")
 ELLIPSIS_CHARS = 12  # a part this short may leave out its subject ("要不要钱", "周六能办不")
+ELLIPSIS_WORDS = 10  # ...or this many English words ("does my girlfriend have to come too")
 # Words of 湖南话 and 西南官话 that mark a question typed as said.
 _DIALECT = re.compile(r"冇|咯|哒|么子|啥子|咋个|啷个|屋里|堂客|伢|搞得成|要得不|晓得|莫得|脑壳"
                       r"|嘛$")
@@ -280,7 +288,7 @@ class KnowledgeBase:
                     and found and _ASKS.search(part):
                 d = self._follow_up(d, whole.entry)
             if d.kind == "fallback" and found and _ASKS.search(previous) and _ASKS.search(part) \
-                    and len(part) <= ELLIPSIS_CHARS:
+                    and _short(part):
                 d = self._elliptical(previous, part, lang, context, found, d)
             previous = part
             if d.kind == "clarify" and d.entry is not None and (
