@@ -337,6 +337,12 @@ class KnowledgeBase:
         kind = "out_of_scope" if entry.out_of_scope else "answer"
         return Decision(kind, lang, entry, score, places=places)
 
+    def _specific(self, entry: Entry, present: frozenset[str]) -> bool:
+        """Whether the question carries a concept the entry's own rule needs, beyond the
+        topic words (材料 for divorce.documents; not 离婚 for divorce.procedure)."""
+        rule = self.concepts.entries.get(entry.id)
+        return rule is not None and bool(present.intersection(rule.needs) - self.concepts.context)
+
     def _own_concepts(self, entry: Entry) -> frozenset[str]:
         """The concepts an entry's own rule asks for (none when it has only its topic's)."""
         rule = self.concepts.entries.get(entry.id)
@@ -439,8 +445,13 @@ class KnowledgeBase:
                             candidates=tuple(scored[:3]))
         # Ask back only when the near tie is between topics (marriage or divorce?); within a
         # topic the concepts already agree, so answer and offer the others as related.
+        # Within a topic, a tie the words cannot separate (both entries as specific: the top
+        # one's own concept, 材料, is no reason to ask when the second has only the topic's).
         tie = self.ranking.get("margin_within_topic", 0.0)
-        if any(e.topic != top.topic or top_score - s < tie for e, s in close):
+        present = self._story_concepts(question) | context
+        top_specific = self._specific(top, present)
+        if any(e.topic != top.topic or (top_score - s < tie and (
+                self._specific(e, present) or not top_specific)) for e, s in close):
             return Decision("clarify", lang, top, top_score, ((top, top_score), *close), places)
         related = tuple((e, s) for e, s in rest[:3]
                         if not e.out_of_scope and s >= threshold and top_score - s < 2 * margin)
