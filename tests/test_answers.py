@@ -401,3 +401,17 @@ def test_how_residents_type(kb, question, entries):
     d = kb.decide(question)
     got = [x.entry.id for x in (d, *d.also) if x.entry]
     assert d.kind == "answer" and got == entries, (question, got)
+
+
+def test_siblings_the_words_cannot_separate_are_asked_back(kb):
+    # which office (marriage.authority) or what a foreigner brings (marriage.foreign): both
+    # carry their own concept and score within margin_within_topic
+    d = kb.decide("My girlfriend is from Changsha and I'm from the UK. We've been together three "
+                  "years and want to register our marriage here in spring. I have my passport "
+                  "but I'm not sure what else the office needs. Which office handles marriages "
+                  "with foreigners?")
+    assert d.kind == "clarify" and {e.id for e, _s in d.candidates} >= {
+        "marriage.authority", "marriage.foreign"}, d
+    # the words do separate these: 材料 is the documents' own concept, 离婚 only the topic's
+    d = kb.decide("他以前经常打我，我现在想离婚，协议离婚要什么材料")
+    assert d.kind == "answer" and d.entry is not None and d.entry.id == "divorce.documents"
