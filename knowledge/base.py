@@ -302,8 +302,10 @@ class KnowledgeBase:
                 whole.entry.id != f.entry.id for f in found if f.entry):
             found.append(whole)  # what the whole message asks that no single part did
         if len(found) >= 2 and any(f.kind == "answer" for f in found):
-            if found[-1] is whole and whole.score >= max(f.score for f in found):
-                found.insert(0, found.pop())  # what the whole asks leads, when surest
+            lead = next((i for i, f in enumerate(found) if whole.entry and f.entry
+                         and f.entry.id == whole.entry.id), None)
+            if lead is not None and whole.score >= max(f.score for f in found):
+                found.insert(0, found.pop(lead))  # what the whole asks leads, when surest
             found.sort(key=lambda f: f.kind != "answer")  # ours first, then whose the rest is
             return replace(found[0], also=tuple(found[1:MAX_ANSWERS]))
         found = [f for f in found if f.kind == "answer"]
