@@ -16,7 +16,8 @@ Goals (issue 10): every crisis message, at most 2% false alarms. A false alarm o
 violence with a question (domestic, violence) still gets the answer after the help, as issue 10
 asks; the figures say how many false alarms were that and how many took the answer's place.
 --show-errors lists misses and false alarms of the splits that may be read; the held-out
-splits are never read.
+splits are never read. --answer-sets also counts the emergency reply on the questions of the
+answer sets (bench/dev*.yaml, bench/heldout*.yaml), which their writers wrote without crises.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from accuracy import HELD_OUT as ANSWER_HELD_OUT  # noqa: E402 - bench/accuracy.py, beside this
+
 from handlers.safety import ANSWER_AFTER  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
@@ -42,6 +45,8 @@ def main() -> int:
         "crisis.yaml", "crisis3.yaml", "crisis4.yaml", "crisis5.yaml", "crisis6.yaml",
         "crisis7.yaml", "crisis8.yaml")])
     ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--answer-sets", action="store_true",
+                    help="also count the emergency reply on the answer sets' ordinary questions")
     args = ap.parse_args()
     check = SafetyCheck.load(ROOT / "knowledge")
     patterns_only = check.with_learned(None)
@@ -80,7 +85,25 @@ def main() -> int:
               f"{counts['false_alarm'] - counts['alarm_answered']})")
         if args.show_errors and split not in HELD_OUT:
             print("\n".join(f"  {e}" for e in errors))
+    if args.answer_sets:
+        answer_sets(check, args.show_errors)
     return 0
+
+
+def answer_sets(check: SafetyCheck, show: bool) -> None:
+    """The questions of the answer sets (bench/dev*.yaml, bench/heldout*.yaml), written as
+    everyday questions with no crisis in them, given the emergency reply anyway. Some are
+    someone sleeping rough in the cold, whose reply fits; the rest are false alarms a resident
+    meets on an ordinary question. Held-out sets are counted, never listed."""
+    for path in sorted((ROOT / "bench").glob("*.yaml")):
+        if not path.name.startswith(("dev", "heldout")):
+            continue
+        rows = yaml.safe_load(path.read_text(encoding="utf-8"))
+        alarms = [(r["q"], found.kind.kind) for r in rows if (found := check.check(r["q"]))]
+        print(f"{path.name}: emergency reply on {len(alarms)}/{len(rows)} ordinary questions "
+              f"({len(alarms) / max(1, len(rows)):.1%})")
+        if show and path.name not in ANSWER_HELD_OUT:
+            print("\n".join(f"  ({kind}) {q}" for q, kind in alarms))
 
 
 if __name__ == "__main__":
