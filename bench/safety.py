@@ -22,6 +22,7 @@ answer sets (bench/dev*.yaml, bench/heldout*.yaml), which their writers wrote wi
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections import Counter
 from pathlib import Path
@@ -30,8 +31,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-from accuracy import HELD_OUT as ANSWER_HELD_OUT  # noqa: E402 - bench/accuracy.py, beside this
 
 from handlers.safety import ANSWER_AFTER  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
@@ -90,11 +89,21 @@ def main() -> int:
     return 0
 
 
+def _answer_sets_held_out() -> tuple[str, ...]:
+    """bench/accuracy.py's HELD_OUT (the script beside this one; bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("accuracy", ROOT / "bench" / "accuracy.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return tuple(module.HELD_OUT)
+
+
 def answer_sets(check: SafetyCheck, show: bool) -> None:
     """The questions of the answer sets (bench/dev*.yaml, bench/heldout*.yaml), written as
     everyday questions with no crisis in them, given the emergency reply anyway. Some are
     someone sleeping rough in the cold, whose reply fits; the rest are false alarms a resident
     meets on an ordinary question. Held-out sets are counted, never listed."""
+    held_out = _answer_sets_held_out()
     for path in sorted((ROOT / "bench").glob("*.yaml")):
         if not path.name.startswith(("dev", "heldout")):
             continue
@@ -102,7 +111,7 @@ def answer_sets(check: SafetyCheck, show: bool) -> None:
         alarms = [(r["q"], found.kind.kind) for r in rows if (found := check.check(r["q"]))]
         print(f"{path.name}: emergency reply on {len(alarms)}/{len(rows)} ordinary questions "
               f"({len(alarms) / max(1, len(rows)):.1%})")
-        if show and path.name not in ANSWER_HELD_OUT:
+        if show and path.name not in held_out:
             print("\n".join(f"  ({kind}) {q}" for q, kind in alarms))
 
 
