@@ -20,11 +20,13 @@ from core import i18n
 from core.areas import AreaPath
 from core.settings import Settings
 from handlers.faq import decide, entry_label, render, suggestions
+from handlers.safety import ANSWER_AFTER, MAX_SCANNED
 from knowledge import safety
 from knowledge.base import KnowledgeBase
 from knowledge.check import check
 from knowledge.importer import CsvImportError, format_report, import_csv
 from knowledge.pinyin import TABLE_FILE
+from knowledge.text import guess_language
 from knowledge.villages_import import import_villages
 from schedules.rules import RuleError
 from services import exports
@@ -51,9 +53,17 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         if args.question == "-" and not question.strip():
             continue
         decision = decide(kb, question, args.lang)
+        # Safety first, as in every chat: a message about danger gets the emergency reply
+        # (and after it the answer only where the chat gives both).
+        crisis = kb.safety.check(question[:MAX_SCANNED])
+        with i18n.use(args.lang or guess_language(question)):
+            help_text = i18n.pick(crisis.kind.reply_zh, crisis.kind.reply_en) if crisis else ""
         with i18n.use(args.lang or decision.lang):
             replies = render(kb, decision)
-        answer = "\n\n".join(r.text for r in replies)
+        if crisis is not None and not (crisis.asks_procedure
+                                       and crisis.kind.kind in ANSWER_AFTER):
+            replies = []
+        answer = "\n\n".join([help_text] * bool(help_text) + [r.text for r in replies])
         if decision.kind in ("clarify", "need_place"):  # the choices a chat shows as buttons
             answer += "".join(f"\n- {b.label}"
                               for r in replies for row in r.buttons for b in row)
@@ -62,6 +72,7 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
                 answer += "".join(f"\n- {entry_label(kb, e)}" for e in suggestions(kb, decision))
         if args.json:
             print(json.dumps({"answer": answer, "fallback": decision.fallback,
+                              "crisis": crisis.kind.kind if crisis else None,
                               "entry_id": decision.entry.id if decision.entry else None,
                               "score": round(decision.score, 4), "kind": decision.kind},
                              ensure_ascii=False), flush=True)

@@ -130,6 +130,19 @@ def test_ask_json_lines_and_language(run: Run, kb: KnowledgeBase) -> None:
     assert json.loads(forced.stdout)["answer"] == kb.entries["marriage.documents"].a_en
 
 
+def test_ask_gives_the_emergency_reply_first_as_the_chat_does(run: Run,
+                                                              kb: KnowledgeBase) -> None:
+    r = run(["ask", "--json", "-"],
+            stdin="我不想活了\n他以前经常打我，现在想离婚，协议离婚要什么材料\n结婚登记要带什么材料\n")
+    suicide, past_violence, ordinary = (json.loads(line) for line in r.stdout.splitlines())
+    assert suicide["crisis"] == "suicide" and "12356" in suicide["answer"]
+    assert "材料" not in suicide["answer"]  # never a procedural answer after suicidal words
+    assert past_violence["crisis"] == "domestic" and "12338" in past_violence["answer"]
+    assert kb.entries["divorce.documents"].a_zh.strip() in past_violence["answer"]  # and then it
+    assert ordinary["crisis"] is None and ordinary["answer"] == kb.entries[
+        "marriage.documents"].a_zh
+
+
 def test_console_chat_with_piped_stdin_numbers_as_buttons(tmp_path: Path) -> None:
     r = run_process(["chat"], stdin="1\n1\n/lang\n2\n今天天气\n", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
