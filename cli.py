@@ -19,7 +19,7 @@ from app import open_assistant
 from core import i18n
 from core.areas import AreaPath
 from core.settings import Settings
-from handlers.faq import decide, entry_label, render, suggestions
+from handlers.faq import decide, entry_label, place_menu, render, suggestions
 from handlers.safety import ANSWER_AFTER, MAX_SCANNED
 from knowledge import safety
 from knowledge.base import KnowledgeBase
@@ -59,15 +59,16 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         with i18n.use(args.lang or guess_language(question)):
             help_text = i18n.pick(crisis.kind.reply_zh, crisis.kind.reply_en) if crisis else ""
         with i18n.use(args.lang or decision.lang):
-            replies = render(kb, decision)
+            only_place = place_menu(kb, decision, question) if decision.fallback else None
+            replies = [only_place] if only_place else render(kb, decision)
         if crisis is not None and not (crisis.asks_procedure
                                        and crisis.kind.kind in ANSWER_AFTER):
             replies = []
         answer = "\n\n".join([help_text] * bool(help_text) + [r.text for r in replies])
-        if decision.kind in ("clarify", "need_place"):  # the choices a chat shows as buttons
+        if decision.kind in ("clarify", "need_place") or only_place:  # a chat's buttons
             answer += "".join(f"\n- {b.label}"
                               for r in replies for row in r.buttons for b in row)
-        elif decision.kind == "fallback":  # the entries it came close to, as buttons in a chat
+        elif decision.kind == "fallback" and not crisis:  # the entries it came close to
             with i18n.use(args.lang or decision.lang):
                 answer += "".join(f"\n- {entry_label(kb, e)}" for e in suggestions(kb, decision))
         if args.json:

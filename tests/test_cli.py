@@ -143,6 +143,11 @@ def test_ask_gives_the_emergency_reply_first_as_the_chat_does(run: Run,
         "marriage.documents"].a_zh
 
 
+def test_ask_with_only_a_place_gives_what_the_bot_knows_of_it(run: Run) -> None:
+    r = run(["ask", "星沙"])
+    assert r.stdout.startswith("长沙县") and "社区服务" in r.stdout and "12345" not in r.stdout
+
+
 def test_console_chat_with_piped_stdin_numbers_as_buttons(tmp_path: Path) -> None:
     r = run_process(["chat"], stdin="1\n1\n/lang\n2\n今天天气\n", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
