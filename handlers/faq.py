@@ -1,6 +1,7 @@
 """Free-text questions answered from the knowledge base: answer, ask back, or decline."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TypedDict, cast
 
@@ -12,6 +13,7 @@ from handlers import services
 from handlers.context import App, Context, FlowStart, back_to_menu, main_menu, stale_button
 from handlers.router import Feature, on_button
 from knowledge.base import Decision, Entry, KnowledgeBase
+from knowledge.pinyin import looks_pinyin
 from knowledge.places import Place, PlaceMatch
 from knowledge.text import has_content
 
@@ -19,6 +21,8 @@ PLACE_FLOW = "place"
 LABEL_CHARS = 40
 MAX_QUESTION_CHARS = 1000  # longer texts are not questions; ranking them helps nobody
 MAX_SUGGESTED = 2  # entries offered under a decline
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 class EntryButton(CallbackData, prefix="e"):
@@ -226,9 +230,26 @@ def place_menu(kb: KnowledgeBase, decision: Decision, text: str) -> Reply | None
                    "question.").format(place=place.name(lang)), buttons=tuple(rows))
 
 
+def reply_language(text: str, chosen: str) -> str:
+    """The language a question is answered in: the one it is written in (an English question
+    on WeChat, which tells no language, gets English; a Chinese one, Chinese, whatever /lang
+    says), and the user's own for text in neither (digits, emoji) and for pinyin (Chinese)."""
+    if _CJK.search(text):
+        return "zh"
+    if not _LATIN.search(text):
+        return chosen
+    return "zh" if looks_pinyin(text) else "en"
+
+
 async def on_text(app: App, ctx: Context) -> list[Reply]:
-    """A free-text question."""
+    """A free-text question, answered in the language it is written in."""
     text = ctx.msg.text or ""
+    lang = reply_language(text, ctx.lang)
+    with i18n.use(lang):
+        return await _on_question(app, dataclasses.replace(ctx, lang=lang), text)
+
+
+async def _on_question(app: App, ctx: Context, text: str) -> list[Reply]:
     if len(text) > MAX_QUESTION_CHARS:
         return [Reply(_("That message is too long for me. Please ask one question in a "
                         "sentence or two."))]

@@ -253,7 +253,8 @@ async def test_questions_not_answered_well_are_kept_masked_for_review(assistant,
                                       "Huoyan village disclosure"])
 async def test_a_village_named_anywhere_gets_its_record(assistant, question):
     r = await assistant.handle(text("b1", question))
-    assert "雨花区" in r[0].text and ("2026" in r[0].text), (question, r[0].text[:80])
+    district = "Yuhua District" if question.isascii() else "雨花区"  # the question's language
+    assert district in r[0].text and ("2026" in r[0].text), (question, r[0].text[:80])
 
 
 async def test_subscribing_by_free_text(assistant):
@@ -415,3 +416,16 @@ def test_siblings_the_words_cannot_separate_are_asked_back(kb):
     # the words do separate these: 材料 is the documents' own concept, 离婚 only the topic's
     d = kb.decide("他以前经常打我，我现在想离婚，协议离婚要什么材料")
     assert d.kind == "answer" and d.entry is not None and d.entry.id == "divorce.documents"
+
+
+async def test_a_question_is_answered_in_the_language_it_is_written_in(assistant, kb):
+    # WeChat tells no language; a Chinese-speaking user's phone may be set to anything
+    r = await assistant.handle(text("a11", "What documents do we need to register a marriage?",
+                                    lang=None))
+    assert r[0].text.strip() == kb.entries["marriage.documents"].a_en.strip()
+    r = await assistant.handle(text("a12", "结婚登记要带什么材料", lang="en"))
+    assert r[0].text.strip() == kb.entries["marriage.documents"].a_zh.strip()
+    r = await assistant.handle(text("a13", "jiehun yao dai shenme", lang="en"))  # pinyin: 中文
+    assert "身份证" in r[0].text
+    r = await assistant.handle(text("a12", "👍👍", lang="en"))  # neither: the user's own
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in r[0].text), r[0].text
