@@ -9,24 +9,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import dataclasses
 import io
 import json
+import logging
 import sys
+import tempfile
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from app import open_assistant
 from core import i18n
 from core.areas import AreaPath
+from core.callbacks import prefix_of
+from core.messages import Incoming, User
 from core.settings import Settings
-from handlers.faq import decide, entry_label, place_menu, render, suggestions
-from handlers.safety import ANSWER_AFTER, MAX_SCANNED
+from handlers.faq import decide
+from handlers.safety import MAX_SCANNED
 from knowledge import safety
 from knowledge.base import KnowledgeBase
 from knowledge.check import check
 from knowledge.importer import CsvImportError, format_report, import_csv
 from knowledge.pinyin import TABLE_FILE
-from knowledge.text import guess_language
 from knowledge.villages_import import import_villages
 from schedules.rules import RuleError
 from services import exports
@@ -45,40 +50,43 @@ from services.visibility import teams_in
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
-    """One answer per question; with --json one object per line. Needs no database."""
-    kb = KnowledgeBase.load(settings.bot_knowledge_dir, settings.bot_data_dir)
+    """One answer per question, exactly as the chat gives it (safety first, the village, place
+    and directory flows included); with --json one object per line. The chat runs on a
+    throwaway database, so the bot's own is never touched."""
     questions = sys.stdin if args.question == "-" else [args.question]
-    for raw in questions:
-        question = raw.rstrip("\n")
-        if args.question == "-" and not question.strip():
-            continue
-        decision = decide(kb, question, args.lang)
-        # Safety first, as in every chat: a message about danger gets the emergency reply
-        # (and after it the answer only where the chat gives both).
-        crisis = kb.safety.check(question[:MAX_SCANNED])
-        with i18n.use(args.lang or guess_language(question)):
-            help_text = i18n.pick(crisis.kind.reply_zh, crisis.kind.reply_en) if crisis else ""
-        with i18n.use(args.lang or decision.lang):
-            only_place = place_menu(kb, decision, question) if decision.fallback else None
-            replies = [only_place] if only_place else render(kb, decision)
-        if crisis is not None and not (crisis.asks_procedure
-                                       and crisis.kind.kind in ANSWER_AFTER):
-            replies = []
-        answer = "\n\n".join([help_text] * bool(help_text) + [r.text for r in replies])
-        if decision.kind in ("clarify", "need_place") or only_place:  # a chat's buttons
-            answer += "".join(f"\n- {b.label}"
-                              for r in replies for row in r.buttons for b in row)
-        elif decision.kind == "fallback" and not crisis:  # the entries it came close to
-            with i18n.use(args.lang or decision.lang):
-                answer += "".join(f"\n- {entry_label(kb, e)}" for e in suggestions(kb, decision))
-        if args.json:
-            print(json.dumps({"answer": answer, "fallback": decision.fallback,
-                              "crisis": crisis.kind.kind if crisis else None,
-                              "entry_id": decision.entry.id if decision.entry else None,
-                              "score": round(decision.score, 4), "kind": decision.kind},
-                             ensure_ascii=False), flush=True)
-        else:
-            print(answer)
+    logging.getLogger("storage.db").setLevel(logging.WARNING)  # a new database each time: its
+    with tempfile.TemporaryDirectory(prefix="bot-ask-") as tmp:  # migrations are not news
+        local = dataclasses.replace(settings, bot_db=Path(tmp) / "ask.sqlite3")
+        return asyncio.run(_ask(local, args, questions))
+
+
+_NOT_CHOICES = ("fb", "m", "menu", "ds", "du")  # votes, the topic menu, notifications
+
+
+async def _ask(settings: Settings, args: argparse.Namespace, questions: Iterable[str]) -> int:
+    async with open_assistant(settings) as a:
+        for n, raw in enumerate(questions):
+            question = raw.rstrip("\n")
+            if args.question == "-" and not question.strip():
+                continue
+            user = User("cli", f"ask-{n}", args.lang)  # a new user each: no dialog carries over
+            replies = await a.handle(Incoming(user, f"ask-{n}", text=question))
+            answer = "\n\n".join(r.text for r in replies if r.text)
+            for r in replies:  # the choices a chat shows as buttons (not those under an answer)
+                buttons = [b for row in r.buttons for b in row]
+                if not any(prefix_of(b.payload) == "fb" for b in buttons):
+                    answer += "".join(f"\n- {b.label}" for b in buttons
+                                      if prefix_of(b.payload) not in _NOT_CHOICES)
+            if args.json:
+                decision = decide(a.kb, question, args.lang)
+                crisis = a.kb.safety.check(question[:MAX_SCANNED])
+                print(json.dumps({"answer": answer, "fallback": decision.fallback,
+                                  "crisis": crisis.kind.kind if crisis else None,
+                                  "entry_id": decision.entry.id if decision.entry else None,
+                                  "score": round(decision.score, 4), "kind": decision.kind},
+                                 ensure_ascii=False), flush=True)
+            else:
+                print(answer, flush=True)
     return 0
 
 

@@ -126,8 +126,12 @@ def test_ask_json_lines_and_language(run: Run, kb: KnowledgeBase) -> None:
     assert rows[2]["entry_id"] == "marriage.fee" and rows[2]["answer"] == kb.entries[
         "marriage.fee"].a_en
     assert all(isinstance(x["score"], float) for x in rows)
-    forced = run(["ask", "--json", "--lang", "en", "结婚登记要带什么材料"])
-    assert json.loads(forced.stdout)["answer"] == kb.entries["marriage.documents"].a_en
+    # as in the chat, a question is answered in its own language; --lang is the user's, for
+    # the menus and for text in neither language
+    asked = run(["ask", "--json", "--lang", "en", "结婚登记要带什么材料"])
+    assert json.loads(asked.stdout)["answer"] == kb.entries["marriage.documents"].a_zh
+    place = run(["ask", "--lang", "en", "星沙"])
+    assert place.stdout.startswith("长沙县")  # Chinese text, Chinese reply
 
 
 def test_ask_gives_the_emergency_reply_first_as_the_chat_does(run: Run,
@@ -146,6 +150,13 @@ def test_ask_gives_the_emergency_reply_first_as_the_chat_does(run: Run,
 def test_ask_with_only_a_place_gives_what_the_bot_knows_of_it(run: Run) -> None:
     r = run(["ask", "星沙"])
     assert r.stdout.startswith("长沙县") and "社区服务" in r.stdout and "12345" not in r.stdout
+
+
+def test_ask_starts_the_flows_the_chat_starts(run: Run, tmp_path: Path) -> None:
+    r = run(["ask", "火焰村的账目什么时候公布"])  # the village's record, not the general rules
+    assert r.stdout.startswith("火焰社区 · 雨花区") and "截止" in r.stdout, r.stdout
+    assert "migration" not in r.stderr  # the throwaway database is no news
+    assert not (tmp_path / "cli.sqlite3").exists()  # and the bot's own is never touched
 
 
 def test_console_chat_with_piped_stdin_numbers_as_buttons(tmp_path: Path) -> None:
