@@ -20,7 +20,8 @@ EN_STOP = frozenset((  # noqa: SIM905 - one string reads and edits better than 9
     "when where why any some get got just also so as by from into than then").split())
 NGRAM_WEIGHTS = ((1, 0.3), (2, 1.0))  # Chinese character n-grams and their weights (tuned)
 # Particles and fillers that carry no meaning in a question.
-ZH_FILLERS = ("请问一下", "请问", "问一下", "问问", "我想知道", "想知道", "我想问",
+ZH_FILLERS = ("累死了", "烦死了", "气死了", "急死了", "吓死人了", "笑死了", "真要命",  # venting
+              "请问一下", "请问", "问一下", "问问", "我想知道", "想知道", "我想问",
               "麻烦", "一下", "啊", "呀", "吧", "呢", "哦", "嘛", "哈", "了", "吗", "么", "咯")
 
 
