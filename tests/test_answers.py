@@ -429,3 +429,21 @@ async def test_a_question_is_answered_in_the_language_it_is_written_in(assistant
     assert "身份证" in r[0].text
     r = await assistant.handle(text("a12", "👍👍", lang="en"))  # neither: the user's own
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in r[0].text), r[0].text
+
+
+@pytest.mark.parametrize(("question", "entry"), [
+    ("离婚后户口怎么迁出去", "oos.hukou"),  # the police's, not a divorce question
+    ("I want to register my newborn baby's hukou", "oos.hukou"),
+    ("你答错了 我要投诉", "family.contact_complaint"),  # a complaint said in so many words
+    ("你答错了", "bot.feedback"),
+    ("养老院收不收志愿者", "volunteer.join"),  # volunteering, not the nursing homes
+    ("公益组织怎么注册", "social_org.register"),
+    ("I'm from Nigeria and want to marry my Chinese girlfriend in Changsha", "marriage.foreign"),
+    ("离婚证什么时候能拿到", "divorce.when_final"),
+    ("浏阳离婚在哪里办", "marriage.registry_local"),  # the district registry does divorces too
+    ("Our marriage certificate got wet and ruined, can we get a new one",
+     "certificate.replacement"),  # not a new photo
+])
+def test_what_the_words_ask(kb, question, entry):
+    d = kb.decide(question)
+    assert d.entry is not None and d.entry.id == entry, (question, d.kind, d.entry)
