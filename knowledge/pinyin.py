@@ -235,5 +235,8 @@ class HomophoneFixer:
         if not candidates:  # most questions: no concept scan at all
             return []
         present = self._present(text)
-        # a concept it lacked: 离婚 is no slip for 离昏
-        return [fixed for fixed in candidates if not self._present(fixed) <= present]
+        # A concept it lacked (离婚 is no slip for 离昏), and more gained than lost: 领证 is a
+        # word, not a slip for 领征 (marriage lost for 征地), while 生活不贴 -> 补贴 loses only
+        # "不贴" (not posted) and gains the subsidies.
+        return [fixed for fixed, now in ((f, self._present(f)) for f in candidates)
+                if len(now - present) > len(present - now)]
