@@ -304,8 +304,11 @@ class KnowledgeBase:
         if len(found) >= 2 and any(f.kind == "answer" for f in found):
             lead = next((i for i, f in enumerate(found) if whole.entry and f.entry
                          and f.entry.id == whole.entry.id), None)
-            if lead is not None and whole.score >= max(f.score for f in found):
-                found.insert(0, found.pop(lead))  # what the whole asks leads, when surest
+            if lead is not None and (whole.score >= max(f.score for f in found) or len(
+                    question) > self.ranking.get("long_chars", 60)):
+                # What the whole asks leads when it is surest, and always in a long story: its
+                # telling ("在家里走了") decides as much as the question at its end does.
+                found.insert(0, found.pop(lead))
             found.sort(key=lambda f: f.kind != "answer")  # ours first, then whose the rest is
             return replace(found[0], also=tuple(found[1:MAX_ANSWERS]))
         found = [f for f in found if f.kind == "answer"]
@@ -492,7 +495,7 @@ class KnowledgeBase:
         if not asking:
             return present
         return frozenset().union(*(self.concepts.present(c) for c in asking)) | (
-            present & self.concepts.context)
+            present & (self.concepts.context | self.concepts.situation))
 
     def place_for(self, entry: Entry, places: tuple[PlaceMatch, ...]) -> PlaceMatch | None:
         """The recognised place that fits what the entry needs (a district, or any place)."""

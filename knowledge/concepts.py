@@ -28,7 +28,8 @@ def _rules(raw: dict[str, dict[str, list[str]]] | None) -> dict[str, Rule]:
 class Concepts:
     def __init__(self, patterns: dict[str, re.Pattern[str]], topics: dict[str, Rule],
                  entries: dict[str, Rule], context: frozenset[str] = frozenset(),
-                 typos: dict[str, str] | None = None) -> None:
+                 typos: dict[str, str] | None = None,
+                 situation: frozenset[str] = frozenset()) -> None:
         self.patterns = patterns
         # Common homophone typos read as what was meant ("结婚正" -> "结婚证") for concepts.
         self.typos = typos or {}
@@ -40,6 +41,9 @@ class Concepts:
         # Concepts one question of a message lends the others ("结婚要带啥，要钱吗": the fee is
         # a marriage registration's).
         self.context = context
+        # Concepts that tell the asker's situation ("在家里走了", "户口在湘潭", "外籍"): in a long
+        # story they count wherever they are, as the topics do, not only in what it asks.
+        self.situation = situation
 
     @classmethod
     def load(cls, folder: Path) -> Concepts:
@@ -48,16 +52,18 @@ class Concepts:
         topics: dict[str, Rule] = {}
         entries: dict[str, Rule] = {}
         context: set[str] = set()
+        situation: set[str] = set()
         typos: dict[str, str] = {}
         for path in sorted(folder.glob("concepts*.yaml")):
             data = read_yaml(path) or {}
             typos.update({str(k): str(v) for k, v in (data.get("typos") or {}).items()})
             context.update(str(c) for c in data.get("context") or ())
+            situation.update(str(c) for c in data.get("situation") or ())
             for k, v in (data.get("concepts") or {}).items():
                 patterns[str(k)] = re.compile(str(v))
             topics.update(_rules(data.get("topics")))
             entries.update(_rules(data.get("entries")))
-        return cls(patterns, topics, entries, frozenset(context), typos)
+        return cls(patterns, topics, entries, frozenset(context), typos, frozenset(situation))
 
     def fix_typos(self, text: str) -> str:
         """The text with the common homophone typos read as meant."""
@@ -94,7 +100,8 @@ class Concepts:
         return bool(present.intersection(self.rule(entry_id, topic).excludes))
 
     def unknown(self) -> list[str]:
-        """Concept names used by a rule but not defined (reported by kb check)."""
+        """Concept names used by a rule, `context` or `situation` but not defined (reported by
+        kb check)."""
         used = {c for r in (*self.topics.values(), *self.entries.values())
-                for c in (*r.needs, *r.excludes, *r.also)}
+                for c in (*r.needs, *r.excludes, *r.also)} | self.context | self.situation
         return sorted(used - set(self.patterns))

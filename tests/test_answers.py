@@ -447,3 +447,15 @@ async def test_a_question_is_answered_in_the_language_it_is_written_in(assistant
 def test_what_the_words_ask(kb, question, entry):
     d = kb.decide(question)
     assert d.entry is not None and d.entry.id == entry, (question, d.kind, d.entry)
+
+
+def test_a_story_s_situation_counts_and_its_answer_leads(kb):
+    # "在家里走了" is told, not asked, yet it is the situation the question is about: the death
+    # at home answers first, the funeral home's transport after it
+    for story in ("我奶奶今天早上在家里走了，九十多岁了，家里人都没经验，第一步该做什么？"
+                  "是先打殡仪馆电话还是先找医生开证明？",
+                  "我外公昨晚在家里睡着就走了,八十九岁,一直有高血压。我们是岳麓区的,第一次碰到"
+                  "这种事,完全不晓得要先做么子。要先叫医生来开证明还是先打殡仪馆电话?"):  # dev4
+        d = kb.decide(story)
+        got = [x.entry.id for x in (d, *d.also) if x.entry]
+        assert got[0] == "funeral.death_at_home", got
