@@ -22,7 +22,7 @@ LABEL_CHARS = 40
 MAX_QUESTION_CHARS = 1000  # longer texts are not questions; ranking them helps nobody
 MAX_SUGGESTED = 2  # entries offered under a decline
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_LATIN = re.compile(r"[A-Za-z]")
+_LATIN = re.compile(r"[A-Za-z]+")
 
 
 class EntryButton(CallbackData, prefix="e"):
@@ -233,10 +233,12 @@ def place_menu(kb: KnowledgeBase, decision: Decision, text: str) -> Reply | None
 def reply_language(text: str, chosen: str) -> str:
     """The language a question is answered in: the one it is written in (an English question
     on WeChat, which tells no language, gets English; a Chinese one, Chinese, whatever /lang
-    says), and the user's own for text in neither (digits, emoji) and for pinyin (Chinese)."""
+    says; pinyin, Chinese), and the user's own (`chosen`) for text in neither language (digits,
+    emoji) or a word too short to tell ("ok", "hi")."""
     if _CJK.search(text):
         return "zh"
-    if not _LATIN.search(text):
+    words = _LATIN.findall(text)
+    if not words or (len(words) == 1 and len(words[0]) <= 3):
         return chosen
     return "zh" if looks_pinyin(text) else "en"
 

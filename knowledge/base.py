@@ -318,8 +318,8 @@ class KnowledgeBase:
 
     def _elliptical(self, previous: str, part: str, lang: str, context: frozenset[str],
                     found: list[Decision], declined: Decision) -> Decision:
-        """A short part that leaves out its subject ("救助站可以住几天?要不要钱?"): read with the
-        part before it, for an entry not answered yet."""
+        """A short part that leaves out its subject ("补办离婚证要啥材料 另一方要到场不"): read
+        with the part before it, for an entry not answered yet."""
         answered = {f.entry.id for f in found if f.entry}
         joined = f"{previous} {part}"
         places = tuple(self.gazetteer.find(joined))
@@ -448,10 +448,11 @@ class KnowledgeBase:
             # a near tie with something that is not ours: decline rather than guess
             return Decision("fallback", lang, score=top_score, places=places,
                             candidates=tuple(scored[:3]))
-        # Ask back only when the near tie is between topics (marriage or divorce?); within a
-        # topic the concepts already agree, so answer and offer the others as related.
-        # Within a topic, a tie the words cannot separate (both entries as specific: the top
-        # one's own concept, 材料, is no reason to ask when the second has only the topic's).
+        # Ask back when the near tie is between topics (marriage or divorce?), or within a topic
+        # when the two are closer than margin_within_topic and the words cannot separate them:
+        # the second carries its own concept too, or the first carries none either. (协议离婚要
+        # 什么材料: 材料 is the documents' own concept, 离婚 only the topic's, so it answers.)
+        # Otherwise answer, and offer the others as related.
         tie = self.ranking.get("margin_within_topic", 0.0)
         present = self._story_concepts(question) | context
         top_specific = self._specific(top, present)

@@ -429,6 +429,8 @@ async def test_a_question_is_answered_in_the_language_it_is_written_in(assistant
     assert "身份证" in r[0].text
     r = await assistant.handle(text("a12", "👍👍", lang="en"))  # neither: the user's own
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in r[0].text), r[0].text
+    r = await assistant.handle(text("a14", "ok", lang="zh-hans"))  # too short to tell
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in r[0].text), r[0].text
 
 
 @pytest.mark.parametrize(("question", "entry"), [
