@@ -342,6 +342,17 @@ class KnowledgeBase:
         kind = "out_of_scope" if entry.out_of_scope else "answer"
         return Decision(kind, lang, entry, score, places=places)
 
+    def _inseparable(self, question: str, context: frozenset[str], top: Entry,
+                     siblings: list[Entry]) -> bool:
+        """Whether a sibling this close carries its own concept, or the top one carries none
+        either (the concepts are read only when there is such a sibling: most questions have
+        none)."""
+        if not siblings:
+            return False
+        present = self._story_concepts(question) | context
+        return not self._specific(top, present) or any(
+            self._specific(e, present) for e in siblings)
+
     def _specific(self, entry: Entry, present: frozenset[str]) -> bool:
         """Whether the question carries a concept the entry's own rule needs, beyond the
         topic words (材料 for divorce.documents; not 离婚 for divorce.procedure)."""
@@ -454,10 +465,8 @@ class KnowledgeBase:
         # 什么材料: 材料 is the documents' own concept, 离婚 only the topic's, so it answers.)
         # Otherwise answer, and offer the others as related.
         tie = self.ranking.get("margin_within_topic", 0.0)
-        present = self._story_concepts(question) | context
-        top_specific = self._specific(top, present)
-        if any(e.topic != top.topic or (top_score - s < tie and (
-                self._specific(e, present) or not top_specific)) for e, s in close):
+        if any(e.topic != top.topic for e, _s in close) or self._inseparable(
+                question, context, top, [e for e, s in close if top_score - s < tie]):
             return Decision("clarify", lang, top, top_score, ((top, top_score), *close), places)
         related = tuple((e, s) for e, s in rest[:3]
                         if not e.out_of_scope and s >= threshold and top_score - s < 2 * margin)
