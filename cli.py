@@ -27,7 +27,7 @@ from core.messages import Incoming, User
 from core.settings import Settings
 from handlers.faq import decide
 from handlers.safety import MAX_SCANNED
-from knowledge import safety
+from knowledge import learned, safety
 from knowledge.base import KnowledgeBase
 from knowledge.check import check
 from knowledge.importer import CsvImportError, format_report, import_csv
@@ -102,6 +102,11 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         print(f"trained the crisis classifier on the examples ({', '.join(model.labels)}); "
               f"wrote {safety.model_path(folder)}")
+        base = KnowledgeBase.load(folder)
+        ranking = learned.train(folder, base.phrasings(), base.prepared)
+        print(f"trained the learned ranking on the phrasings and "
+              f"{len(learned.load_questions(folder))} labelled questions "
+              f"({len(ranking.labels)} labels); wrote {learned.model_path(folder)}")
         return 0
     if args.kb_cmd == "pinyin":
         # pypinyin (about 50 MB of dictionaries) is loaded only by this command, never by

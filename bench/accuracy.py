@@ -35,7 +35,7 @@ from handlers.faq import decide  # noqa: E402
 from knowledge.base import Decision, KnowledgeBase  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("heldout3.yaml", "heldout9.yaml")
+HELD_OUT = ("heldout3.yaml", "heldout10.yaml")
 
 
 def answered_ids(d: Decision) -> list[str]:
@@ -126,7 +126,8 @@ def crisis(kb: KnowledgeBase) -> None:
     """The crisis check on the held-out crisis sets (bench/safety.py has the details)."""
     check: SafetyCheck = kb.safety
     for name, split in (("crisis.yaml", "test"), ("crisis3.yaml", "test3"),
-                        ("crisis5.yaml", "test5"), ("crisis8.yaml", "test8")):
+                        ("crisis5.yaml", "test5"), ("crisis8.yaml", "test8"),
+                        ("crisis9.yaml", "test9")):
         path = ROOT / "bench" / name
         if not path.exists():
             continue

@@ -35,14 +35,14 @@ sys.path.insert(0, str(ROOT))
 from handlers.safety import ANSWER_AFTER  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("test", "test3", "test5", "test8")
+HELD_OUT = ("test", "test3", "test5", "test8", "test9")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", nargs="*", default=[str(ROOT / "bench" / n) for n in (
         "crisis.yaml", "crisis3.yaml", "crisis4.yaml", "crisis5.yaml", "crisis6.yaml",
-        "crisis7.yaml", "crisis8.yaml")])
+        "crisis7.yaml", "crisis8.yaml", "crisis9.yaml")])
     ap.add_argument("--show-errors", action="store_true")
     ap.add_argument("--answer-sets", action="store_true",
                     help="also count the emergency reply on the answer sets' ordinary questions")

@@ -10,6 +10,7 @@ from pathlib import Path
 from knowledge.concepts import Concepts
 from knowledge.directory import Directory
 from knowledge.files import layered, read_yaml, registries
+from knowledge.learned import EntryModel
 from knowledge.pinyin import (
     TABLE_FILE,
     HomophoneFixer,
@@ -176,7 +177,8 @@ class KnowledgeBase:
                  villages: DisclosureBook | None = None,
                  safety: SafetyCheck | None = None,
                  concepts: Concepts | None = None,
-                 pinyin_table: Path = TABLE_FILE) -> None:
+                 pinyin_table: Path = TABLE_FILE,
+                 learned: EntryModel | None = None) -> None:
         self.entries = {e.id: e for e in entries}
         self.gazetteer = gazetteer
         self.directory = directory or Directory([], [], [], gazetteer)
@@ -187,6 +189,7 @@ class KnowledgeBase:
         self.menu = menu
         self.ranking = ranking
         self.pinyin_table_file = pinyin_table
+        self.learned = learned
 
     @functools.cached_property
     def ranker(self) -> Ranker:
@@ -231,7 +234,16 @@ class KnowledgeBase:
                                   data / "directory" if data else None)
         return cls(entries, gazetteer, synonyms, menu, ranking, services, book,
                    SafetyCheck.load(directory), Concepts.load(directory),
-                   table if (table := directory / TABLE_FILE.name).exists() else TABLE_FILE)
+                   table if (table := directory / TABLE_FILE.name).exists() else TABLE_FILE,
+                   EntryModel.load(directory))
+
+    def phrasings(self) -> dict[str, tuple[str, ...]]:
+        """Every entry's phrasings, Chinese and English: what the ranking learns from."""
+        return {e.id: (*e.q_zh, *e.q_en) for e in self.entries.values()}
+
+    def prepared(self, question: str) -> str:
+        """A question as the ranking reads it: typos put right, place names taken out."""
+        return self.gazetteer.strip(self.concepts.fix_typos(question))
 
     def decide(self, question: str, lang: str | None = None) -> Decision:
         """Answer, ask back (near tie or missing place), or decline. A message of several
@@ -483,12 +495,16 @@ class KnowledgeBase:
         if present is None:
             present = self._story_concepts(question) | context
         out = []
-        text = self.concepts.fix_typos(question)
-        for s in self.ranker.rank(self.gazetteer.strip(text), limit=40):
+        text = self.prepared(question)
+        weight = self.ranking.get("learned_weight", 0.0)
+        learned = self.learned.probabilities(text) if self.learned and weight else None
+        for s in self.ranker.rank(text, limit=40):
             entry = self.entries[s.entry_id]
             if not self.concepts.allows(entry.id, entry.topic, present):
                 continue
             score = s.score + (bonus if place_ids & set(entry.places) else 0.0)
+            if learned is not None:  # what the examples taught tells siblings apart
+                score += weight * learned(entry.id)
             out.append((entry, min(score, 1.0)))
         out.sort(key=lambda es: -es[1])
         return out

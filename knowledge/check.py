@@ -10,6 +10,7 @@ import yaml
 from knowledge import directory as directory_check
 from knowledge.base import PLACE_KINDS, TOPICS, KnowledgeBase, entry_from_data
 from knowledge.files import layered, read_yaml
+from knowledge.learned import NOT_OURS, load_questions
 from knowledge.safety import KINDS, load_examples, model_is_stale
 from knowledge.text import normalise
 
@@ -101,6 +102,13 @@ def check(directory: Path, overlay: Path | None = None) -> tuple[list[str], list
         warnings.append(f"places.yaml: {empty} registry field(s) await the operator "
                         "(the bot tells residents to confirm via 12345 meanwhile)")
     errors += _concepts_and_safety(directory, kb)
+    known = set(kb.entries) | {NOT_OURS}
+    errors += [f"learned/questions.yaml: {q!r} is labelled with unknown entry {label!r}"
+               for q, label in load_questions(directory) if label not in known]
+    if kb.learned is not None and kb.learned.is_stale(directory, kb.phrasings()):
+        warnings.append("learned/model.json was trained on other phrasings or questions than "
+                        "today's: run `python bot.py kb train` (until then new phrasings count "
+                        "only in the lexical ranking)")
     return errors, warnings
 
 

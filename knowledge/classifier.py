@@ -61,25 +61,31 @@ class TextClassifier:
     """Softmax regression: score(label) = bias + sum of the weights of the text's features."""
 
     def __init__(self, labels: Sequence[str], weights: dict[str, list[float]],
-                 bias: Sequence[float], trained_on: str = "") -> None:
+                 bias: Sequence[float], trained_on: str = "",
+                 dtype: type[np.floating] = np.float64) -> None:
         self.labels = tuple(labels)
         # One matrix (a row per feature) and a row index: small and quick to sum rows of.
         self._row = {f: i for i, f in enumerate(weights)}
-        self._matrix = np.asarray(list(weights.values()), dtype=np.float64).reshape(
+        self._matrix = np.asarray(list(weights.values()), dtype=dtype).reshape(
             len(weights), len(self.labels))
-        self._bias = np.asarray(bias, dtype=np.float64)
+        self._bias = np.asarray(bias, dtype=dtype)
         self.trained_on = trained_on
 
     @property
     def feature_count(self) -> int:
         return len(self._row)
 
-    def probabilities(self, text: str) -> dict[str, float]:
+    def vector(self, text: str) -> np.ndarray:
+        """The probability of each label, in the order of `labels`."""
         rows = [i for f in features(text) if (i := self._row.get(f)) is not None]
         scores = self._bias + self._matrix[rows].sum(axis=0)
         scores -= scores.max()
         p = np.exp(scores)
         p /= p.sum()
+        return p
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        p = self.vector(text)
         return {label: float(x) for label, x in zip(self.labels, p, strict=True)}
 
     def predict(self, text: str, default: str = "none") -> Prediction:
@@ -89,28 +95,50 @@ class TextClassifier:
         return Prediction(label, probs.get(label, 0.0), probs.get(default, 0.0))
 
     # --- storage ------------------------------------------------------------------------
-    def to_json(self) -> str:
-        data = {"labels": list(self.labels), "trained_on": self.trained_on,
-                "bias": [round(float(b), 4) for b in self._bias],
-                "weights": {f: [round(float(x), 4) for x in self._matrix[i]]
-                            for f, i in sorted(self._row.items())}}
+    def to_json(self, *, sparse: bool = False, below: float = 0.0) -> str:
+        """Weights rounded to 4 places. `sparse` keeps, per feature, only the labels whose
+        weight is not under `below` in size (a model of hundreds of labels, each feature
+        telling a few apart); a feature left without any is dropped."""
+        data: dict[str, object] = {"labels": list(self.labels), "trained_on": self.trained_on,
+                                   "bias": [round(float(b), 4) for b in self._bias]}
+        if sparse:
+            kept = {f: [[j, round(float(x), 4)] for j, x in enumerate(self._matrix[i])
+                        if abs(x) >= below and round(float(x), 4) != 0.0]
+                    for f, i in sorted(self._row.items())}
+            data["sparse"] = {f: pairs for f, pairs in kept.items() if pairs}
+        else:
+            data["weights"] = {f: [round(float(x), 4) for x in self._matrix[i]]
+                               for f, i in sorted(self._row.items())}
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> TextClassifier:
+    def from_json(cls, text: str, dtype: type[np.floating] = np.float64) -> TextClassifier:
         data = json.loads(text)
-        return cls(data["labels"], data["weights"], data["bias"], data.get("trained_on", ""))
+        weights = data.get("weights")
+        if weights is None:  # the sparse form: [label index, weight] pairs per feature
+            k = len(data["labels"])
+            weights = {}
+            for f, pairs in data["sparse"].items():
+                row = [0.0] * k
+                for j, x in pairs:
+                    row[j] = x
+                weights[f] = row
+        return cls(data["labels"], weights, data["bias"], data.get("trained_on", ""), dtype)
 
     # --- training -----------------------------------------------------------------------
     @classmethod
     def train(cls, examples: Sequence[tuple[str, str]], *, l2: float = 1e-4,
               epochs: int = 300, rate: float = 0.5, min_count: int = 1,
-              prune: float = 0.03, fingerprint: str = "") -> TextClassifier:
+              prune: float = 0.03, fingerprint: str = "", balanced: bool = True,
+              decay: bool = True, default: str | None = "none") -> TextClassifier:
         """Full-batch gradient descent (Adam) on the softmax loss; deterministic. Needs the
         default label ("none") and at least one other: a model that has never seen an
-        ordinary message would call every message a crisis."""
+        ordinary message would call every message a crisis (`default=None` for a model
+        without one). `balanced` weighs each label as much as the others together; `decay`
+        shrinks the steps as 1/sqrt(step). Features seen fewer than `min_count` times and
+        weights under `prune` are dropped."""
         labels = sorted({label for _t, label in examples})
-        if "none" not in labels or len(labels) < 2:
+        if (default is not None and default not in labels) or len(labels) < 2:
             raise ValueError("training needs ordinary examples (none) and at least one kind")
         label_index = {label: i for i, label in enumerate(labels)}
         feats = [features(t) for t, _l in examples]
@@ -122,36 +150,43 @@ class TextClassifier:
         index = {f: i for i, f in enumerate(vocab)}
         rows, cols = [], []
         for r, fs in enumerate(feats):
-            for f in fs:
+            for f in sorted(fs):
                 j = index.get(f)
                 if j is not None:
                     rows.append(r)
                     cols.append(j)
+        n, d, k = len(examples), len(vocab), len(labels)
+        # The text x feature matrix is sparse: a text's scores are a sum over its features'
+        # rows (segments of `col` by text), a feature's gradient a sum over its texts' rows
+        # (segments of the same pairs sorted by feature). np.add.reduceat sums the segments.
         row = np.asarray(rows, dtype=np.intp)
         col = np.asarray(cols, dtype=np.intp)
-        n, d, k = len(examples), len(vocab), len(labels)
+        by_feature = np.argsort(col, kind="stable")
+        f_row, f_col = row[by_feature], col[by_feature]
+        text_start = np.searchsorted(row, np.arange(n))
+        feature_start = np.searchsorted(f_col, np.arange(d))
+        empty = np.bincount(row, minlength=n) == 0
         y = np.zeros((n, k))
         y[np.arange(n), [label_index[label] for _t, label in examples]] = 1.0
-        # Balance the classes: each label weighs as much in the loss as the others together.
-        per_class = y.sum(axis=0)
-        sample_weight = (y @ (n / (k * np.maximum(per_class, 1.0))))[:, None]
+        if balanced:  # each label weighs as much in the loss as the others together
+            per_class = y.sum(axis=0)
+            sample_weight = (y @ (n / (k * np.maximum(per_class, 1.0))))[:, None]
+        else:
+            sample_weight = np.ones((n, 1))
         w = np.zeros((d, k))
         b = np.zeros(k)
         m_w, v_w = np.zeros_like(w), np.zeros_like(w)
         m_b, v_b = np.zeros_like(b), np.zeros_like(b)
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         for step in range(1, epochs + 1):
-            scores = np.zeros((n, k))
-            np.add.at(scores, row, w[col])
-            scores += b
+            scores = _segment_sums(w[col], text_start, n, empty) + b
             scores -= scores.max(axis=1, keepdims=True)
             p = np.exp(scores)
             p /= p.sum(axis=1, keepdims=True)
             g = (p - y) * sample_weight / n
-            grad_w = np.zeros_like(w)
-            np.add.at(grad_w, col, g[row])
-            grad_w += l2 * w
+            grad_w = _segment_sums(g[f_row], feature_start, d, None) + l2 * w
             grad_b = g.sum(axis=0)
+            step_size = rate / math.sqrt(step) if decay else rate
             for param, grad, m, v in ((w, grad_w, m_w, v_w), (b, grad_b, m_b, v_b)):
                 m *= beta1
                 m += (1 - beta1) * grad
@@ -159,6 +194,18 @@ class TextClassifier:
                 v += (1 - beta2) * grad * grad
                 m_hat = m / (1 - beta1 ** step)
                 v_hat = v / (1 - beta2 ** step)
-                param -= rate * m_hat / (np.sqrt(v_hat) + eps) * (1.0 / math.sqrt(step))
+                param -= step_size * m_hat / (np.sqrt(v_hat) + eps)
         keep = {vocab[j]: w[j].tolist() for j in range(d) if np.abs(w[j]).max() >= prune}
         return cls(labels, keep, b.tolist(), fingerprint or examples_hash(examples))
+
+
+def _segment_sums(values: np.ndarray, starts: np.ndarray, count: int,
+                  empty: np.ndarray | None) -> np.ndarray:
+    """Row sums of `values` over consecutive segments beginning at `starts` (one per text or
+    feature, each non-empty unless `empty` marks it: those get zeros)."""
+    if empty is None or not empty.any():
+        return np.add.reduceat(values, starts, axis=0)
+    out = np.zeros((count, values.shape[1]))
+    keep = ~empty
+    out[keep] = np.add.reduceat(values, starts[keep], axis=0)
+    return out

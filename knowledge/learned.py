@@ -1,0 +1,100 @@
+"""Which entry answers a question, as learned from examples: the entries' own phrasings and
+residents' questions labelled with the entry that answers them (knowledge/learned/
+questions.yaml). A softmax classifier over the same character n-grams and words as the
+crisis classifier, trained offline by `python bot.py kb train` and stored as weights
+(knowledge/learned/model.json).
+
+The lexical ranker finds the phrasings a question shares words with; this model has learned
+which words tell sibling entries apart ("冷静期满了去拿证" is collecting the certificate, not
+the cooling-off period). The knowledge base adds its probability, weighted, to the lexical
+score of the entries the concepts allow (ranking.yaml `learned_weight`); without the file
+the lexical ranker decides alone.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.classifier import TextClassifier, examples_hash
+from knowledge.files import read_yaml
+
+NOT_OURS = "none"  # the label of a question that is not ours and has no entry routing it
+# Training: constant steps, no class balance (an entry with many phrasings is asked more),
+# weights under ZERO_BELOW dropped when stored (most features tell only a few entries apart).
+EPOCHS = 80
+RATE = 0.1
+ZERO_BELOW = 0.05
+
+
+def questions_path(folder: Path) -> Path:
+    return folder / "learned" / "questions.yaml"
+
+
+def model_path(folder: Path) -> Path:
+    return folder / "learned" / "model.json"
+
+
+def load_questions(folder: Path) -> list[tuple[str, str]]:
+    """(question, entry id or "none") pairs: the labelled residents' questions."""
+    path = questions_path(folder)
+    rows = (read_yaml(path) or []) if path.exists() else []
+    return [(str(r["q"]), str(r["entry"])) for r in rows]
+
+
+def examples(folder: Path, phrasings: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
+    """Every phrasing of every entry, then the labelled questions of entries that exist."""
+    out = [(text, entry_id) for entry_id, texts in sorted(phrasings.items()) for text in texts]
+    out += [(q, label) for q, label in load_questions(folder)
+            if label in phrasings or label == NOT_OURS]
+    return out
+
+
+def fingerprint(pairs: list[tuple[str, str]]) -> str:
+    return examples_hash(pairs)
+
+
+def fit(pairs: list[tuple[str, str]], prepare: Callable[[str], str]) -> TextClassifier:
+    """The classifier of (question, label) pairs, each read as a question is read (`prepare`:
+    typos fixed, place names stripped), with its weights as they are stored. About a minute
+    for ten thousand examples."""
+    model = TextClassifier.train([(prepare(q), label) for q, label in pairs], epochs=EPOCHS,
+                                 rate=RATE, min_count=2, prune=ZERO_BELOW, balanced=False,
+                                 decay=False, default=None, fingerprint=fingerprint(pairs))
+    return TextClassifier.from_json(model.to_json(sparse=True, below=ZERO_BELOW), np.float32)
+
+
+def train(folder: Path, phrasings: Mapping[str, Iterable[str]],
+          prepare: Callable[[str], str]) -> TextClassifier:
+    """Train on the examples and write the weights beside the questions."""
+    model = fit(examples(folder, phrasings), prepare)
+    path = model_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(model.to_json(sparse=True) + "\n", encoding="utf-8")
+    return model
+
+
+class EntryModel:
+    """The trained classifier, read for the entries of the knowledge base."""
+
+    def __init__(self, model: TextClassifier) -> None:
+        self.model = model
+        self._index = {label: i for i, label in enumerate(model.labels)}
+
+    @classmethod
+    def load(cls, folder: Path) -> EntryModel | None:
+        path = model_path(folder)
+        if not path.exists():
+            return None
+        return cls(TextClassifier.from_json(path.read_text(encoding="utf-8"), np.float32))
+
+    def probabilities(self, text: str) -> Callable[[str], float]:
+        """For one (prepared) question: entry id -> the probability that it is the answer
+        (0 for an entry the model has not seen)."""
+        p = self.model.vector(text)
+        index = self._index
+        return lambda entry_id: float(p[i]) if (i := index.get(entry_id)) is not None else 0.0
+
+    def is_stale(self, folder: Path, phrasings: Mapping[str, Iterable[str]]) -> bool:
+        return self.model.trained_on != fingerprint(examples(folder, phrasings))
