@@ -114,16 +114,22 @@ class TextClassifier:
     @classmethod
     def from_json(cls, text: str, dtype: type[np.floating] = np.float64) -> TextClassifier:
         data = json.loads(text)
-        weights = data.get("weights")
-        if weights is None:  # the sparse form: [label index, weight] pairs per feature
-            k = len(data["labels"])
-            weights = {}
-            for f, pairs in data["sparse"].items():
-                row = [0.0] * k
-                for j, x in pairs:
-                    row[j] = x
-                weights[f] = row
-        return cls(data["labels"], weights, data["bias"], data.get("trained_on", ""), dtype)
+        if "weights" in data:
+            return cls(data["labels"], data["weights"], data["bias"],
+                       data.get("trained_on", ""), dtype)
+        # the sparse form, [label index, weight] pairs per feature, filled in place: a list
+        # of floats per feature would cost seconds and tens of megabytes for a large model
+        sparse: dict[str, list[list[float]]] = data["sparse"]
+        model = cls(data["labels"], {}, data["bias"], data.get("trained_on", ""), dtype)
+        model._row = {f: i for i, f in enumerate(sparse)}
+        lengths = [len(pairs) for pairs in sparse.values()]
+        flat = np.asarray([x for pairs in sparse.values() for pair in pairs for x in pair],
+                          dtype=np.float64).reshape(-1, 2)
+        matrix = np.zeros((len(sparse), len(model.labels)), dtype=dtype)
+        matrix[np.repeat(np.arange(len(sparse)), lengths), flat[:, 0].astype(np.intp)] = \
+            flat[:, 1]
+        model._matrix = matrix
+        return model
 
     # --- training -----------------------------------------------------------------------
     @classmethod
