@@ -103,7 +103,8 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
         print(f"trained the crisis classifier on the examples ({', '.join(model.labels)}); "
               f"wrote {safety.model_path(folder)}")
         base = KnowledgeBase.load(folder)
-        ranking = learned.train(folder, base.phrasings(), base.prepared)
+        ranking = learned.train(folder, base.phrasings(), base.prepared,
+                                base.concepts.present)
         print(f"trained the learned ranking on the phrasings and "
               f"{len(learned.load_questions(folder))} labelled questions "
               f"({len(ranking.labels)} labels); wrote {learned.model_path(folder)}")

@@ -50,7 +50,7 @@ def main() -> int:
         pairs += [(str(r["q"]), str(r["entry"])) for r in rows if r.get("from") != stem
                   and (r["entry"] in phrasings or r["entry"] == learned.NOT_OURS)]
         t0 = time.perf_counter()
-        kb.learned = learned.EntryModel(learned.fit(pairs, kb.prepared))
+        kb.learned = learned.EntryModel(learned.fit(pairs, kb.prepared, kb.concepts.present))
         print(f"--- {name}: trained without its {sum(1 for r in rows if r.get('from') == stem)}"
               f" questions in {time.perf_counter() - t0:.0f} s; with the learned ranking:")
         one_set(kb, ROOT / "bench" / name, False, False)

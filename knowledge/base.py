@@ -232,10 +232,11 @@ class KnowledgeBase:
         ranking = {k: float(v) for k, v in (read_yaml(directory / "ranking.yaml") or {}).items()}
         services = Directory.load(directory / "directory", gazetteer,
                                   data / "directory" if data else None)
+        concepts = Concepts.load(directory)
         return cls(entries, gazetteer, synonyms, menu, ranking, services, book,
-                   SafetyCheck.load(directory), Concepts.load(directory),
+                   SafetyCheck.load(directory), concepts,
                    table if (table := directory / TABLE_FILE.name).exists() else TABLE_FILE,
-                   EntryModel.load(directory))
+                   EntryModel.load(directory, concepts.present))
 
     def phrasings(self) -> dict[str, tuple[str, ...]]:
         """Every entry's phrasings, Chinese and English: what the ranking learns from."""
@@ -302,6 +303,15 @@ class KnowledgeBase:
             if d.kind == "fallback" and found and _ASKS.search(previous) and _ASKS.search(part) \
                     and _short(part):
                 d = self._elliptical(previous, part, lang, context, found, d)
+            elif d.kind in ("answer", "clarify") and d.entry and found and found[-1].entry \
+                    and d.entry.topic != found[-1].entry.topic and _short(part) \
+                    and _ASKS.search(part) \
+                    and not self.concepts.present(part) & self.concepts.context:
+                # "补领结婚证多少钱 要等几天": a short part naming no subject of its own asks about
+                # the one before it, not whatever other topic its words fit (a divorce's wait)
+                read = self._elliptical(previous, part, lang, context, found, d)
+                if read.kind == "answer" and read.entry and read.entry.topic != d.entry.topic:
+                    d = read
             previous = part
             if d.kind == "clarify" and d.entry is not None and (
                     not d.entry.needs_place or self.place_for(d.entry, d.places)):

@@ -11,7 +11,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,11 +25,12 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def features(text: str) -> set[str]:
+def features(text: str, extra: Callable[[str], Iterable[str]] | None = None) -> set[str]:
     """Character 1-3-grams of the Chinese (and other non-Latin) text, English words and word
-    pairs. Binary: a long story counts a phrase once, as a short message does."""
+    pairs, and what `extra` names (prefixed "k"). Binary: a long story counts a phrase once,
+    as a short message does."""
     norm = normalise(text)
-    out: set[str] = set()
+    out: set[str] = {"k" + name for name in extra(text)} if extra is not None else set()
     chars = re.sub(r"[a-z0-9' ]+", " ", norm)
     for n in (1, 2, 3):
         for i in range(len(chars) - n + 1):
@@ -62,8 +63,10 @@ class TextClassifier:
 
     def __init__(self, labels: Sequence[str], weights: dict[str, list[float]],
                  bias: Sequence[float], trained_on: str = "",
-                 dtype: type[np.floating] = np.float64) -> None:
+                 dtype: type[np.floating] = np.float64,
+                 extra: Callable[[str], Iterable[str]] | None = None) -> None:
         self.labels = tuple(labels)
+        self.extra = extra  # more features of a text than its n-grams (the entries' concepts)
         # One matrix (a row per feature) and a row index: small and quick to sum rows of.
         self._row = {f: i for i, f in enumerate(weights)}
         self._matrix = np.asarray(list(weights.values()), dtype=dtype).reshape(
@@ -77,7 +80,8 @@ class TextClassifier:
 
     def vector(self, text: str) -> np.ndarray:
         """The probability of each label, in the order of `labels`."""
-        rows = [i for f in features(text) if (i := self._row.get(f)) is not None]
+        rows = [i for f in features(text, self.extra)
+                if (i := self._row.get(f)) is not None]
         scores = self._bias + self._matrix[rows].sum(axis=0)
         scores -= scores.max()
         p = np.exp(scores)
@@ -112,15 +116,16 @@ class TextClassifier:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str, dtype: type[np.floating] = np.float64) -> TextClassifier:
+    def from_json(cls, text: str, dtype: type[np.floating] = np.float64,
+                  extra: Callable[[str], Iterable[str]] | None = None) -> TextClassifier:
         data = json.loads(text)
         if "weights" in data:
             return cls(data["labels"], data["weights"], data["bias"],
-                       data.get("trained_on", ""), dtype)
+                       data.get("trained_on", ""), dtype, extra)
         # the sparse form, [label index, weight] pairs per feature, filled in place: a list
         # of floats per feature would cost seconds and tens of megabytes for a large model
         sparse: dict[str, list[list[float]]] = data["sparse"]
-        model = cls(data["labels"], {}, data["bias"], data.get("trained_on", ""), dtype)
+        model = cls(data["labels"], {}, data["bias"], data.get("trained_on", ""), dtype, extra)
         model._row = {f: i for i, f in enumerate(sparse)}
         lengths = [len(pairs) for pairs in sparse.values()]
         flat = np.asarray([x for pairs in sparse.values() for pair in pairs for x in pair],
@@ -136,18 +141,20 @@ class TextClassifier:
     def train(cls, examples: Sequence[tuple[str, str]], *, l2: float = 1e-4,
               epochs: int = 300, rate: float = 0.5, min_count: int = 1,
               prune: float = 0.03, fingerprint: str = "", balanced: bool = True,
-              decay: bool = True, default: str | None = "none") -> TextClassifier:
+              decay: bool = True, default: str | None = "none",
+              extra: Callable[[str], Iterable[str]] | None = None) -> TextClassifier:
         """Full-batch gradient descent (Adam) on the softmax loss; deterministic. Needs the
         default label ("none") and at least one other: a model that has never seen an
         ordinary message would call every message a crisis (`default=None` for a model
         without one). `balanced` weighs each label as much as the others together; `decay`
         shrinks the steps as 1/sqrt(step). Features seen fewer than `min_count` times and
-        weights under `prune` are dropped."""
+        weights under `prune` are dropped. `extra` adds features of its own to each text's
+        n-grams (the same function must read the texts the model is used on)."""
         labels = sorted({label for _t, label in examples})
         if (default is not None and default not in labels) or len(labels) < 2:
             raise ValueError("training needs ordinary examples (none) and at least one kind")
         label_index = {label: i for i, label in enumerate(labels)}
-        feats = [features(t) for t, _l in examples]
+        feats = [features(t, extra) for t, _l in examples]
         counts: dict[str, int] = {}
         for fs in feats:
             for f in fs:
@@ -202,7 +209,8 @@ class TextClassifier:
                 v_hat = v / (1 - beta2 ** step)
                 param -= step_size * m_hat / (np.sqrt(v_hat) + eps)
         keep = {vocab[j]: w[j].tolist() for j in range(d) if np.abs(w[j]).max() >= prune}
-        return cls(labels, keep, b.tolist(), fingerprint or examples_hash(examples))
+        return cls(labels, keep, b.tolist(), fingerprint or examples_hash(examples),
+                   extra=extra)
 
 
 def _segment_sums(values: np.ndarray, starts: np.ndarray, count: int,

@@ -51,24 +51,32 @@ def examples(folder: Path, phrasings: Mapping[str, Iterable[str]]) -> list[tuple
     return out
 
 
-def fingerprint(pairs: list[tuple[str, str]]) -> str:
-    return examples_hash(pairs)
+def fingerprint(pairs: list[tuple[str, str]], folder: Path) -> str:
+    """The examples, and the concepts that are features too (editing either calls for
+    training again)."""
+    concepts = [(path.name, path.read_text(encoding="utf-8"))
+                for path in sorted(folder.glob("concepts*.yaml"))]
+    return examples_hash([*pairs, *concepts])
 
 
-def fit(pairs: list[tuple[str, str]], prepare: Callable[[str], str]) -> TextClassifier:
+def fit(pairs: list[tuple[str, str]], prepare: Callable[[str], str],
+        concepts: Callable[[str], Iterable[str]] | None, trained_on: str = "") -> TextClassifier:
     """The classifier of (question, label) pairs, each read as a question is read (`prepare`:
-    typos fixed, place names stripped), with its weights as they are stored. About a minute
-    for ten thousand examples."""
+    typos fixed, place names stripped; the concepts it carries are features too), with its
+    weights as they are stored. About a minute for ten thousand examples."""
     model = TextClassifier.train([(prepare(q), label) for q, label in pairs], epochs=EPOCHS,
                                  rate=RATE, min_count=2, prune=ZERO_BELOW, balanced=False,
-                                 decay=False, default=None, fingerprint=fingerprint(pairs))
-    return TextClassifier.from_json(model.to_json(sparse=True, below=ZERO_BELOW), np.float32)
+                                 decay=False, default=None, fingerprint=trained_on,
+                                 extra=concepts)
+    return TextClassifier.from_json(model.to_json(sparse=True, below=ZERO_BELOW), np.float32,
+                                    concepts)
 
 
-def train(folder: Path, phrasings: Mapping[str, Iterable[str]],
-          prepare: Callable[[str], str]) -> TextClassifier:
+def train(folder: Path, phrasings: Mapping[str, Iterable[str]], prepare: Callable[[str], str],
+          concepts: Callable[[str], Iterable[str]] | None) -> TextClassifier:
     """Train on the examples and write the weights beside the questions."""
-    model = fit(examples(folder, phrasings), prepare)
+    pairs = examples(folder, phrasings)
+    model = fit(pairs, prepare, concepts, fingerprint(pairs, folder))
     path = model_path(folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(model.to_json(sparse=True) + "\n", encoding="utf-8")
@@ -83,11 +91,14 @@ class EntryModel:
         self._index = {label: i for i, label in enumerate(model.labels)}
 
     @classmethod
-    def load(cls, folder: Path) -> EntryModel | None:
+    def load(cls, folder: Path,
+             concepts: Callable[[str], Iterable[str]] | None) -> EntryModel | None:
+        """The stored weights, reading questions with `concepts` as they were trained."""
         path = model_path(folder)
         if not path.exists():
             return None
-        return cls(TextClassifier.from_json(path.read_text(encoding="utf-8"), np.float32))
+        return cls(TextClassifier.from_json(path.read_text(encoding="utf-8"), np.float32,
+                                            concepts))
 
     def probabilities(self, text: str) -> Callable[[str], float]:
         """For one (prepared) question: entry id -> the probability that it is the answer
@@ -97,4 +108,4 @@ class EntryModel:
         return lambda entry_id: float(p[i]) if (i := index.get(entry_id)) is not None else 0.0
 
     def is_stale(self, folder: Path, phrasings: Mapping[str, Iterable[str]]) -> bool:
-        return self.model.trained_on != fingerprint(examples(folder, phrasings))
+        return self.model.trained_on != fingerprint(examples(folder, phrasings), folder)

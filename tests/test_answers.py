@@ -26,10 +26,10 @@ DIRECT = [  # question, the entry whose answer it gets
     ("离婚要多久", "divorce.cooling_off"),
     ("二婚要带什么", "marriage.status_proof"),
     ("What do I need to get married in Changsha?", "marriage.documents"),
-    ("结婚证和户口本都找不到了", "certificate.replacement"),
 ]
 # Another department's card lost is not a marriage certificate to replace.
-OTHER_CARDS = ["残疾证丢了怎么补办", "补办残疾证", "驾照丢了去哪补"]
+OTHER_CARDS = ["残疾证丢了怎么补办", "补办残疾证", "驾照丢了去哪补", "架照补办要多久",
+               "shebao卡补办去哪", "银行卡丢了怎么补"]
 
 
 @pytest.mark.parametrize("question", OTHER_CARDS)
@@ -44,6 +44,30 @@ async def test_the_question_gets_its_own_answer(assistant, kb, question, entry):
     r = await assistant.handle(text("a1", question))
     assert r[0].text.strip() == kb.entries[entry].a_zh.strip() or r[0].text.strip() == \
         kb.entries[entry].a_en.strip(), (question, r[0].text[:60])
+
+
+def test_a_short_part_without_a_subject_asks_about_the_one_before(kb):
+    d = kb.decide("补领结婚证多少钱 要等几天")  # the replacement's wait, not a divorce's
+    answered = [x.entry.id for x in (d, *d.also) if x.entry]
+    assert "certificate.duration" in answered and "divorce.cooling_off" not in answered, answered
+
+
+def test_a_certificate_for_use_abroad_is_the_notarys(kb):
+    for question in ("how do i get my marriage certificate apostilled for use abroad",
+                     "结婚证要拿到国外用 怎么认证"):
+        d = kb.decide(question)
+        assert d.kind == "out_of_scope" and d.entry and d.entry.id == "oos.notary", d
+    d = kb.decide("网上预约结婚登记要实名认证吗")  # an app's identity check is not a notary's
+    assert d.entry is not None and d.entry.id == "marriage.appointment"
+
+
+def test_a_lost_certificate_and_hukou_book_is_the_replacement(kb):
+    # replacing the certificate, or what to bring for it (no hukou book any more): both are
+    # the replacement's; never the hukou book of a marriage registration or the police's
+    d = kb.decide("结婚证和户口本都找不到了")
+    offered = [d.entry.id] if d.kind == "answer" and d.entry else [e.id for e, _s in d.candidates]
+    assert d.kind in ("answer", "clarify") and offered, d
+    assert set(offered) <= {"certificate.replacement", "certificate.replacement_documents"}, d
 
 
 @pytest.mark.parametrize("question", ["高铁票多少钱", "门票多少钱", "今天天气怎么样"])

@@ -48,12 +48,15 @@ def test_training_writes_weights_that_know_the_labelled_questions(tmp_path: Path
         '- {"q": "离婚要么子手续咯", "entry": "divorce.procedure", "from": "test"}\n'
         '- {"q": "明天天气怎么样", "entry": "none", "from": "test"}\n'
         '- {"q": "删掉的条目", "entry": "divorce.gone", "from": "test"}\n', encoding="utf-8")
-    learned.train(folder, PHRASINGS, str.lower)
-    model = learned.EntryModel.load(folder)
+    concepts = {"离婚": "divorce", "手续": "procedure", "材料": "documents"}
+    present = lambda q: {c for w, c in concepts.items() if w in q}  # noqa: E731
+    learned.train(folder, PHRASINGS, str.lower, present)
+    model = learned.EntryModel.load(folder, present)
     assert model is not None
     assert set(model.model.labels) == {*PHRASINGS, "none"}  # not the entry that is gone
     p = model.probabilities("离婚要么子手续")
     assert p("divorce.procedure") > p("divorce.documents")
+    assert "kprocedure" in model.model._row  # the concepts are features too
     assert p("no.such_entry") == 0.0
     assert not model.is_stale(folder, PHRASINGS)
     assert model.is_stale(folder, {**PHRASINGS, "divorce.procedure": ("离婚流程",)})
