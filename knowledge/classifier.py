@@ -73,16 +73,40 @@ class TextClassifier:
             len(weights), len(self.labels))
         self._bias = np.asarray(bias, dtype=dtype)
         self.trained_on = trained_on
+        # or, for a model of hundreds of labels where a feature tells only a few apart, the
+        # rows compressed: feature i's weights are _weight[_start[i]:_start[i + 1]], for the
+        # labels _label[...] (a tenth of a dense matrix's memory)
+        self._sparse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def feature_count(self) -> int:
         return len(self._row)
 
+    def _scores(self, rows: list[int]) -> np.ndarray:
+        if self._sparse is None:
+            return self._bias + self._matrix[rows].sum(axis=0)
+        start, label, weight = self._sparse
+        if not rows:
+            return self._bias.copy()
+        spans = [slice(start[i], start[i + 1]) for i in rows]
+        summed = np.bincount(np.concatenate([label[x] for x in spans]),
+                             weights=np.concatenate([weight[x] for x in spans]),
+                             minlength=len(self.labels))
+        return self._bias + summed.astype(self._bias.dtype)
+
+    def _dense_row(self, i: int) -> np.ndarray:
+        if self._sparse is None:
+            return self._matrix[i]
+        start, label, weight = self._sparse
+        row = np.zeros(len(self.labels))
+        row[label[start[i]:start[i + 1]]] = weight[start[i]:start[i + 1]]
+        return row
+
     def vector(self, text: str) -> np.ndarray:
         """The probability of each label, in the order of `labels`."""
         rows = [i for f in features(text, self.extra)
                 if (i := self._row.get(f)) is not None]
-        scores = self._bias + self._matrix[rows].sum(axis=0)
+        scores = self._scores(rows)
         scores -= scores.max()
         p = np.exp(scores)
         p /= p.sum()
@@ -101,17 +125,29 @@ class TextClassifier:
     # --- storage ------------------------------------------------------------------------
     def to_json(self, *, sparse: bool = False, below: float = 0.0) -> str:
         """Weights rounded to 4 places. `sparse` keeps, per feature, only the labels whose
-        weight is not under `below` in size (a model of hundreds of labels, each feature
-        telling a few apart); a feature left without any is dropped."""
+        weight is not under `below` in size, as four flat lists (features, how many weights
+        each has, their labels' indexes, the weights); a feature left without any is
+        dropped."""
         data: dict[str, object] = {"labels": list(self.labels), "trained_on": self.trained_on,
                                    "bias": [round(float(b), 4) for b in self._bias]}
         if sparse:
-            kept = {f: [[j, round(float(x), 4)] for j, x in enumerate(self._matrix[i])
+            names: list[str] = []
+            counts: list[int] = []
+            labels: list[int] = []
+            weights: list[float] = []
+            for f, i in sorted(self._row.items()):
+                row = self._dense_row(i)
+                kept = [(j, round(float(x), 4)) for j, x in enumerate(row)
                         if abs(x) >= below and round(float(x), 4) != 0.0]
-                    for f, i in sorted(self._row.items())}
-            data["sparse"] = {f: pairs for f, pairs in kept.items() if pairs}
+                if kept:
+                    names.append(f)
+                    counts.append(len(kept))
+                    labels += [j for j, _x in kept]
+                    weights += [x for _j, x in kept]
+            data["sparse"] = {"features": names, "counts": counts, "labels": labels,
+                              "weights": weights}
         else:
-            data["weights"] = {f: [round(float(x), 4) for x in self._matrix[i]]
+            data["weights"] = {f: [round(float(x), 4) for x in self._dense_row(i)]
                                for f, i in sorted(self._row.items())}
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
@@ -122,18 +158,13 @@ class TextClassifier:
         if "weights" in data:
             return cls(data["labels"], data["weights"], data["bias"],
                        data.get("trained_on", ""), dtype, extra)
-        # the sparse form, [label index, weight] pairs per feature, filled in place: a list
-        # of floats per feature would cost seconds and tens of megabytes for a large model
-        sparse: dict[str, list[list[float]]] = data["sparse"]
+        sparse = data["sparse"]
         model = cls(data["labels"], {}, data["bias"], data.get("trained_on", ""), dtype, extra)
-        model._row = {f: i for i, f in enumerate(sparse)}
-        lengths = [len(pairs) for pairs in sparse.values()]
-        flat = np.asarray([x for pairs in sparse.values() for pair in pairs for x in pair],
-                          dtype=np.float64).reshape(-1, 2)
-        matrix = np.zeros((len(sparse), len(model.labels)), dtype=dtype)
-        matrix[np.repeat(np.arange(len(sparse)), lengths), flat[:, 0].astype(np.intp)] = \
-            flat[:, 1]
-        model._matrix = matrix
+        model._row = {f: i for i, f in enumerate(sparse["features"])}
+        start = np.zeros(len(sparse["counts"]) + 1, dtype=np.intp)
+        np.cumsum(sparse["counts"], out=start[1:])
+        model._sparse = (start, np.asarray(sparse["labels"], dtype=np.intp),
+                         np.asarray(sparse["weights"], dtype=dtype))
         return model
 
     # --- training -----------------------------------------------------------------------

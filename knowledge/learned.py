@@ -12,6 +12,7 @@ the lexical ranker decides alone.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 from knowledge.classifier import TextClassifier, examples_hash
 from knowledge.files import read_yaml
 
+log = logging.getLogger(__name__)
 NOT_OURS = "none"  # the label of a question that is not ours and has no entry routing it
 # Training: constant steps, no class balance (an entry with many phrasings is asked more),
 # weights under ZERO_BELOW dropped when stored (most features tell only a few entries apart).
@@ -97,8 +99,15 @@ class EntryModel:
         path = model_path(folder)
         if not path.exists():
             return None
-        return cls(TextClassifier.from_json(path.read_text(encoding="utf-8"), np.float32,
-                                            concepts))
+        try:
+            return cls(TextClassifier.from_json(path.read_text(encoding="utf-8"), np.float32,
+                                                concepts))
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            # a file of another version or cut short: the lexical ranking answers alone, and
+            # `kb check` says to train again
+            log.warning("learned ranking not used: %s is unreadable (%s)", path,
+                        type(exc).__name__)
+            return None
 
     def probabilities(self, text: str) -> Callable[[str], float]:
         """For one (prepared) question: entry id -> the probability that it is the answer

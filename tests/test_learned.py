@@ -33,12 +33,16 @@ def test_a_sparse_model_survives_storage() -> None:
     stored = model.to_json(sparse=True, below=0.05)
     data = json.loads(stored)
     assert "sparse" in data and "weights" not in data
-    assert all(abs(w) >= 0.05 for pairs_ in data["sparse"].values() for _j, w in pairs_)
+    sparse = data["sparse"]
+    assert all(abs(w) >= 0.05 for w in sparse["weights"])
+    assert sum(sparse["counts"]) == len(sparse["labels"]) == len(sparse["weights"])
     again = TextClassifier.from_json(stored, np.float32)
-    for question in ("离婚要带啥", "结婚要什么材料", "how do i divorce"):
+    for question in ("离婚要带啥", "结婚要什么材料", "how do i divorce", ""):
         assert again.predict(question, default="").label == \
             model.predict(question, default="").label
         assert again.vector(question).sum() == pytest.approx(1.0, abs=1e-5)
+    assert TextClassifier.from_json(again.to_json(sparse=True), np.float32).to_json(
+        sparse=True) == again.to_json(sparse=True)  # stored again, the same weights
 
 
 def test_training_writes_weights_that_know_the_labelled_questions(tmp_path: Path) -> None:
@@ -93,6 +97,18 @@ def test_without_the_weights_the_lexical_ranking_answers(tmp_path: Path) -> None
     assert d.kind == "answer" and d.entry is not None and d.entry.id == "marriage.documents"
     errors, _warnings = check(folder)
     assert not errors
+
+
+def test_unreadable_weights_leave_the_lexical_ranking_and_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, folder)
+    learned.model_path(folder).write_text('{"labels": ["a"], "sparse": {}}', encoding="utf-8")
+    kb = KnowledgeBase.load(folder)
+    assert kb.learned is None
+    d = kb.decide("结婚登记要带什么材料")
+    assert d.entry is not None and d.entry.id == "marriage.documents"
+    errors, _warnings = check(folder)
+    assert any("learned/model.json cannot be read" in e for e in errors)
 
 
 def test_kb_check_names_stale_weights_and_unknown_labels(tmp_path: Path) -> None:
