@@ -310,8 +310,13 @@ class KnowledgeBase:
                 # "补领结婚证多少钱 要等几天": a short part naming no subject of its own asks about
                 # the one before it, not whatever other topic its words fit (a divorce's wait)
                 read = self._elliptical(previous, part, lang, context, found, d)
-                if read.kind == "answer" and read.entry and read.entry.topic != d.entry.topic:
+                if read.kind in ("answer", "out_of_scope") and read.entry \
+                        and read.entry.topic != d.entry.topic:
                     d = read
+                elif found[-1].kind == "out_of_scope":
+                    # "How do I renew my passport, and how long does it take?": how long the
+                    # passport takes, the other office's business too, not a divorce's wait
+                    d = replace(d, kind="fallback")
             previous = part
             if d.kind == "clarify" and d.entry is not None and (
                     not d.entry.needs_place or self.place_for(d.entry, d.places)):

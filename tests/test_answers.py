@@ -76,6 +76,22 @@ async def test_a_shared_word_is_not_enough(assistant, question):
     assert "12345" in r[0].text and "免费" not in r[0].text, question
 
 
+@pytest.mark.parametrize("question", ["can you help me with my math homework", "你能帮我写作业吗",
+                                      "Is there a home study or assessment before adoption?"])
+def test_work_that_is_not_ours_is_not_what_the_bot_or_a_cadre_does(kb, question):
+    # homework is nobody's here (not "what I can do"); an adoption's assessment is not a
+    # cadre's inspection
+    d = kb.decide(question)
+    assert not (d.entry and d.entry.id in ("bot.capabilities", "inspection.evaluation")), d
+    assert kb.decide("你能做什么").entry == kb.entries["bot.capabilities"]
+
+
+def test_a_short_part_after_another_offices_question_is_that_offices(kb):
+    d = kb.decide("How do I renew my passport, and how long does it take?")
+    answered = [x.entry.id for x in (d, *d.also) if x.entry]
+    assert answered == ["oos.passport"], answered  # not a divorce's cooling-off
+
+
 async def test_a_clear_answer_offers_the_close_ones_as_related_not_a_quiz(assistant, kb):
     r = await assistant.handle(text("a3", "结婚登记要带什么材料"))
     assert r[0].text == kb.entries["marriage.documents"].a_zh.strip()
