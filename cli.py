@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import yaml
+
 from app import open_assistant
 from core import i18n
 from core.areas import AreaPath
@@ -103,8 +105,12 @@ def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
         print(f"trained the crisis classifier on the examples ({', '.join(model.labels)}); "
               f"wrote {safety.model_path(folder)}")
         base = KnowledgeBase.load(folder)
-        ranking = learned.train(folder, base.phrasings(), base.prepared,
-                                base.concepts.present)
+        try:
+            ranking = learned.train(folder, base.phrasings(), base.prepared,
+                                    base.concepts.present)
+        except (ValueError, yaml.YAMLError) as exc:
+            print(f"error: {learned.questions_path(folder)}: {exc}", file=sys.stderr)
+            return 1
         print(f"trained the learned ranking on the phrasings and "
               f"{len(learned.load_questions(folder))} labelled questions "
               f"({len(ranking.labels)} labels); wrote {learned.model_path(folder)}")

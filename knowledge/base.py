@@ -513,13 +513,18 @@ class KnowledgeBase:
         text = self.prepared(question)
         weight = self.ranking.get("learned_weight", 0.0)
         learned = self.learned.probabilities(text) if self.learned and weight else None
+        sure = self.ranking.get("learned_overrule", 1.1)
         for s in self.ranker.rank(text, limit=40):
             entry = self.entries[s.entry_id]
-            if not self.concepts.allows(entry.id, entry.topic, present):
+            p = learned(entry.id) if learned is not None else 0.0
+            if not self.concepts.allows(entry.id, entry.topic, present) and (
+                    p < sure or self.concepts.excludes(entry.id, entry.topic, present)):
+                # The concepts it needs are not there; unless the learned ranking is sure of it
+                # (吃低保每月能拿几多: 几多 is 多少 to the examples, not to the amount's pattern),
+                # and never against a concept that rules it out (its `not`)
                 continue
             score = s.score + (bonus if place_ids & set(entry.places) else 0.0)
-            if learned is not None:  # what the examples taught tells siblings apart
-                score += weight * learned(entry.id)
+            score += weight * p  # what the examples taught tells siblings apart
             out.append((entry, min(score, 1.0)))
         out.sort(key=lambda es: -es[1])
         return out

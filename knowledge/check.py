@@ -10,7 +10,7 @@ import yaml
 from knowledge import directory as directory_check
 from knowledge.base import PLACE_KINDS, TOPICS, KnowledgeBase, entry_from_data
 from knowledge.files import layered, read_yaml
-from knowledge.learned import NOT_OURS, load_questions, model_path
+from knowledge.learned import NOT_OURS, bad_rows, load_questions, model_path
 from knowledge.safety import KINDS, load_examples, model_is_stale
 from knowledge.text import normalise
 
@@ -103,15 +103,21 @@ def check(directory: Path, overlay: Path | None = None) -> tuple[list[str], list
                         "(the bot tells residents to confirm via 12345 meanwhile)")
     errors += _concepts_and_safety(directory, kb)
     known = set(kb.entries) | {NOT_OURS}
-    errors += [f"learned/questions.yaml: {q!r} is labelled with unknown entry {label!r}"
-               for q, label in load_questions(directory) if label not in known]
+    try:
+        errors += [f"learned/questions.yaml: {q!r} is labelled with unknown entry {label!r}"
+                   for q, label in load_questions(directory) if label not in known]
+        errors += [f"learned/questions.yaml: row {i} needs a question (q) and its entry"
+                   for i in bad_rows(directory)]
+        stale = kb.learned is not None and kb.learned.is_stale(directory, kb.phrasings())
+    except yaml.YAMLError as exc:
+        errors.append(f"learned/questions.yaml: not valid YAML: {exc}")
+        stale = False
     if kb.learned is None and model_path(directory).exists():
         errors.append("learned/model.json cannot be read (another version?): run "
                       "`python bot.py kb train`")
-    elif kb.learned is not None and kb.learned.is_stale(directory, kb.phrasings()):
-        warnings.append("learned/model.json was trained on other phrasings or questions than "
-                        "today's: run `python bot.py kb train` (until then new phrasings count "
-                        "only in the lexical ranking)")
+    elif stale:
+        warnings.append("learned/model.json was trained on other phrasings, questions, "
+                        "concepts or places than today's: run `python bot.py kb train`")
     return errors, warnings
 
 

@@ -159,12 +159,17 @@ class TextClassifier:
             return cls(data["labels"], data["weights"], data["bias"],
                        data.get("trained_on", ""), dtype, extra)
         sparse = data["sparse"]
+        k = len(data["labels"])
+        label = np.asarray(sparse["labels"], dtype=np.intp)
+        if len(data["bias"]) != k or len(sparse["features"]) != len(sparse["counts"]) or \
+                not sum(sparse["counts"]) == len(label) == len(sparse["weights"]) or \
+                (len(label) and (label.min() < 0 or label.max() >= k)):
+            raise ValueError("the stored weights do not fit their labels")
         model = cls(data["labels"], {}, data["bias"], data.get("trained_on", ""), dtype, extra)
         model._row = {f: i for i, f in enumerate(sparse["features"])}
         start = np.zeros(len(sparse["counts"]) + 1, dtype=np.intp)
         np.cumsum(sparse["counts"], out=start[1:])
-        model._sparse = (start, np.asarray(sparse["labels"], dtype=np.intp),
-                         np.asarray(sparse["weights"], dtype=dtype))
+        model._sparse = (start, label, np.asarray(sparse["weights"], dtype=dtype))
         return model
 
     # --- training -----------------------------------------------------------------------
@@ -182,8 +187,11 @@ class TextClassifier:
         weights under `prune` are dropped. `extra` adds features of its own to each text's
         n-grams (the same function must read the texts the model is used on)."""
         labels = sorted({label for _t, label in examples})
-        if (default is not None and default not in labels) or len(labels) < 2:
-            raise ValueError("training needs ordinary examples (none) and at least one kind")
+        if default is not None and default not in labels:
+            raise ValueError(f"training needs ordinary examples ({default}) and at least one "
+                             "kind")
+        if len(labels) < 2:
+            raise ValueError("training needs examples of at least two labels")
         label_index = {label: i for i, label in enumerate(labels)}
         feats = [features(t, extra) for t, _l in examples]
         counts: dict[str, int] = {}

@@ -113,8 +113,9 @@ class SafetyCheck:
                  meta: re.Pattern[str] | None = None, learned: Learned | None = None,
                  past: tuple[frozenset[str], re.Pattern[str], re.Pattern[str]] | None = None,
                  over: tuple[re.Pattern[str], re.Pattern[str]] | None = None,
-                 ) -> None:
+                 not_meta: re.Pattern[str] | None = None) -> None:
         self.kinds = kinds
+        self._not_meta = not_meta  # "我没有开玩笑": words that deny a `meta` word
         self._past = past
         self._over = over
         self.learned = learned
@@ -153,7 +154,7 @@ class SafetyCheck:
                    re.compile(str(data.get("personal") or "(?!)")),
                    re.compile(str(data.get("procedure") or "(?!)")),
                    re.compile(str(data["meta"])) if data.get("meta") else None, learned, past,
-                   over)
+                   over, re.compile(str(data["not_meta"])) if data.get("not_meta") else None)
 
     def exaggerations(self) -> list[tuple[str, str]]:
         """The `not` patterns, as (pattern, "not") pairs for the training fingerprint."""
@@ -203,8 +204,12 @@ class SafetyCheck:
 
     def check(self, text: str) -> Crisis | None:
         """The crisis a message is about, or None for an ordinary message."""
-        if self._meta is not None and self._meta.search(normalise(text)):
-            return None  # danger as a subject (the news, a training, a joke), not a crisis
+        if self._meta is not None:
+            plain = normalise(text)
+            if self._not_meta is not None:
+                plain = self._not_meta.sub(" ", plain)  # "我不是在开玩笑" is no joke
+            if self._meta.search(plain):
+                return None  # danger as a subject (the news, a training, a joke), not a crisis
         norm = self.prepared(text)
         personal = bool(self._personal.search(norm))
         learned = self.learned

@@ -3,20 +3,24 @@ the knowledge base beside the lexical ranking, and the lexical ranking alone wit
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from knowledge import learned
 from knowledge.base import KnowledgeBase
 from knowledge.check import check
 from knowledge.classifier import TextClassifier
+from knowledge.text import normalise
 from tests.conftest import text
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
+BENCH = KNOWLEDGE.parent / "bench"
 
 PHRASINGS = {
     "divorce.documents": ("离婚要带什么材料", "协议离婚需要哪些证件",
@@ -78,7 +82,10 @@ def test_the_shipped_weights_are_trained_on_todays_phrasings_and_questions() -> 
     ("收养小孩要去么子地方登记咯", "adoption.register"),
     ("屋里老人过世哒 要打么子电话喊车", "funeral.transport"),
 ])
-async def test_the_learned_ranking_tells_siblings_apart(assistant, kb, question, entry):
+async def test_the_learned_ranking_answers_what_the_words_alone_get_wrong(assistant, kb,
+                                                                         question, entry):
+    # These are training questions: the test shows the learned ranking at work in the chat;
+    # how it does on questions it never saw is bench/crossval.py's to measure
     lexical = copy.copy(kb)
     lexical.learned = None
     alone = lexical.decide(question)
@@ -109,6 +116,13 @@ def test_unreadable_weights_leave_the_lexical_ranking_and_an_error(tmp_path: Pat
     assert d.entry is not None and d.entry.id == "marriage.documents"
     errors, _warnings = check(folder)
     assert any("learned/model.json cannot be read" in e for e in errors)
+    # weights that parse but do not fit their labels are as unreadable
+    for bad in ('{"labels": ["a", "b"], "bias": [0.0], "sparse": {"features": ["c离"], '
+                '"counts": [1], "labels": [0], "weights": [0.5]}}',
+                '{"labels": ["a", "b"], "bias": [0.0, 0.0], "sparse": {"features": ["c离"], '
+                '"counts": [1], "labels": [7], "weights": [0.5]}}'):
+        learned.model_path(folder).write_text(bad, encoding="utf-8")
+        assert KnowledgeBase.load(folder).learned is None
 
 
 def test_kb_check_names_stale_weights_and_unknown_labels(tmp_path: Path) -> None:
@@ -122,3 +136,27 @@ def test_kb_check_names_stale_weights_and_unknown_labels(tmp_path: Path) -> None
     errors, warnings = check(folder)
     assert any("learned/model.json" in w and "kb train" in w for w in warnings)
     assert any("'marriage.documnets'" in e for e in errors)
+
+
+def test_no_held_out_question_is_a_training_example() -> None:
+    spec = importlib.util.spec_from_file_location("accuracy", BENCH / "accuracy.py")
+    assert spec is not None and spec.loader is not None
+    accuracy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(accuracy)
+    held = {normalise(str(q["q"])) for name in accuracy.HELD_OUT
+            for q in yaml.safe_load((BENCH / name).read_text(encoding="utf-8"))}
+    assert held
+    leaked = [q for q, _e in learned.load_questions(KNOWLEDGE) if normalise(q) in held]
+    assert not leaked, leaked[:5]
+
+
+def test_kb_check_names_rows_without_an_entry(tmp_path: Path) -> None:
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, folder)
+    with learned.questions_path(folder).open("a", encoding="utf-8") as f:
+        f.write('- {"q": "没有条目的问题"}\n')
+    errors, _warnings = check(folder)
+    assert any("needs a question (q) and its entry" in e for e in errors)
+    learned.questions_path(folder).write_text("- {q: [unclosed\n", encoding="utf-8")
+    errors, _warnings = check(folder)
+    assert any("not valid YAML" in e for e in errors)
