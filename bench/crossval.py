@@ -45,14 +45,11 @@ def main() -> int:
     args = ap.parse_args()
     kb = KnowledgeBase.load()
     shipped = kb.learned
-    rows = read_yaml(learned.questions_path(KNOWLEDGE_DIR)) or []
+    rows = read_yaml(learned.questions_path(KNOWLEDGE_DIR)) or []  # to count a set's questions
     phrasings = kb.phrasings()
     for name in args.sets:
         stem = Path(name).stem
-        pairs = [(t, e) for e, texts in sorted(phrasings.items()) for t in texts]
-        pairs += [(str(r["q"]), str(r["entry"])) for r in rows
-                  if r.get("from") != stem and r.get("from") not in args.without
-                  and (r["entry"] in phrasings or r["entry"] == learned.NOT_OURS)]
+        pairs = learned.examples(KNOWLEDGE_DIR, phrasings, {stem, *args.without})
         t0 = time.perf_counter()
         kb.learned = learned.EntryModel(learned.fit(pairs, kb.prepared, kb.concepts.present))
         print(f"--- {name}: trained without its {sum(1 for r in rows if r.get('from') == stem)}"

@@ -49,11 +49,13 @@ def _usable(row: object) -> bool:
     return isinstance(row, dict) and bool(row.get("q")) and bool(row.get("entry"))
 
 
-def load_questions(folder: Path) -> list[tuple[str, str]]:
+def load_questions(folder: Path, leave_out: Iterable[str] = ()) -> list[tuple[str, str]]:
     """(question, entry id or "none") pairs: the labelled residents' questions (a row without
-    both is left out; `bad_rows` names it for kb check)."""
+    both is left out, and so are those `from` a source in `leave_out`; `bad_rows` names the
+    unusable ones for kb check)."""
+    skip = set(leave_out)
     return [(str(r["q"]), str(r["entry"])) for r in _rows(folder)
-            if isinstance(r, dict) and _usable(r)]
+            if isinstance(r, dict) and _usable(r) and r.get("from") not in skip]
 
 
 def bad_rows(folder: Path) -> list[int]:
@@ -61,10 +63,12 @@ def bad_rows(folder: Path) -> list[int]:
     return [i for i, r in enumerate(_rows(folder), 1) if not _usable(r)]
 
 
-def examples(folder: Path, phrasings: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
-    """Every phrasing of every entry, then the labelled questions of entries that exist."""
+def examples(folder: Path, phrasings: Mapping[str, Iterable[str]],
+             leave_out: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """Every phrasing of every entry, then the labelled questions of entries that exist (but
+    those from the sources in `leave_out`: bench/crossval.py measures a set without it)."""
     out = [(text, entry_id) for entry_id, texts in sorted(phrasings.items()) for text in texts]
-    out += [(q, label) for q, label in load_questions(folder)
+    out += [(q, label) for q, label in load_questions(folder, leave_out)
             if label in phrasings or label == NOT_OURS]
     return out
 
