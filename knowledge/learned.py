@@ -7,8 +7,10 @@ crisis classifier, trained offline by `python bot.py kb train` and stored as wei
 The lexical ranker finds the phrasings a question shares words with; this model has learned
 which words tell sibling entries apart ("冷静期满了去拿证" is collecting the certificate, not
 the cooling-off period). The knowledge base adds its probability, weighted, to the lexical
-score of the entries the concepts allow (ranking.yaml `learned_weight`); without the file
-the lexical ranker decides alone.
+score of the entries the concepts allow (ranking.yaml `learned_weight`), and lets an entry
+whose needed concepts are missing answer when the probability is at least
+`learned_overrule` (never against the entry's `not`); without the file the lexical ranker
+decides alone.
 """
 from __future__ import annotations
 
