@@ -2,7 +2,7 @@
 again without that set's questions (knowledge/learned/questions.yaml keeps where each came
 from), and the set is measured with the lexical ranking alone and with the learned one.
 
-    python bench/crossval.py [--sets heldout7.yaml heldout8.yaml ...] [--without SOURCE ...]
+    python bench/crossval.py [--sets heldout7.yaml ...] [--without SOURCE ...] [--show-errors]
 
 A development set's questions are training examples of the shipped model, so bench/accuracy.py
 on it measures how well the model fits them, not how it does on new questions; this does.
@@ -42,6 +42,7 @@ def main() -> int:
                     default=["heldout7.yaml", "heldout8.yaml", "heldout9.yaml"])
     ap.add_argument("--without", nargs="*", default=[],
                     help="leave these sources (`from`) out of training too: what they add")
+    ap.add_argument("--show-errors", action="store_true")
     args = ap.parse_args()
     kb = KnowledgeBase.load()
     shipped = kb.learned
@@ -54,7 +55,7 @@ def main() -> int:
         kb.learned = learned.EntryModel(learned.fit(pairs, kb.prepared, kb.concepts.present))
         print(f"--- {name}: trained without its {sum(1 for r in rows if r.get('from') == stem)}"
               f" questions in {time.perf_counter() - t0:.0f} s; with the learned ranking:")
-        one_set(kb, ROOT / "bench" / name, False, False)
+        one_set(kb, ROOT / "bench" / name, args.show_errors, False)
         kb.learned = None
         print(f"--- {name}: the lexical ranking alone:")
         one_set(kb, ROOT / "bench" / name, False, False)

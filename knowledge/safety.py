@@ -92,6 +92,10 @@ def model_is_stale(folder: Path) -> bool:
 
 
 _SENTENCE_ENDS = "。！？!?;；\n"
+# Where a sentence ends: those marks, and an English full stop before a space ("I saw the
+# news. He is hitting me now" is two sentences; 3.5 is one number).
+_SENTENCE_END = re.compile(r"[。！？!?;；\n]|\.(?=\s)")
+_CLAUSE_END = re.compile(r"[。！？!?;；\n]")  # for reading a match's context: 3.5, "Mr. Li"
 # Any question at all, for a suicide that is over ("我想学怎么陪伴她", "are there courses"):
 # a story told without one is not read as over.
 _QUESTION = re.compile(r"[?？]|吗|怎么|怎样|如何|有没有|哪里|哪个|能不能|可不可以|"
@@ -113,9 +117,11 @@ class SafetyCheck:
                  meta: re.Pattern[str] | None = None, learned: Learned | None = None,
                  past: tuple[frozenset[str], re.Pattern[str], re.Pattern[str]] | None = None,
                  over: tuple[re.Pattern[str], re.Pattern[str]] | None = None,
-                 not_meta: re.Pattern[str] | None = None) -> None:
+                 not_meta: re.Pattern[str] | None = None,
+                 meta_whole: re.Pattern[str] | None = None) -> None:
         self.kinds = kinds
         self._not_meta = not_meta  # "我没有开玩笑": words that deny a `meta` word
+        self._meta_whole = meta_whole  # "开玩笑的": makes the whole message no crisis
         self._past = past
         self._over = over
         self.learned = learned
@@ -154,7 +160,8 @@ class SafetyCheck:
                    re.compile(str(data.get("personal") or "(?!)")),
                    re.compile(str(data.get("procedure") or "(?!)")),
                    re.compile(str(data["meta"])) if data.get("meta") else None, learned, past,
-                   over, re.compile(str(data["not_meta"])) if data.get("not_meta") else None)
+                   over, re.compile(str(data["not_meta"])) if data.get("not_meta") else None,
+                   re.compile(str(data["meta_whole"])) if data.get("meta_whole") else None)
 
     def exaggerations(self) -> list[tuple[str, str]]:
         """The `not` patterns, as (pattern, "not") pairs for the training fingerprint."""
@@ -186,11 +193,54 @@ class SafetyCheck:
             and not wish.search(norm)
 
     @staticmethod
-    def _sentence(norm: str, found: re.Match[str]) -> str:
+    def _sentence(norm: str, found: re.Match[str], ends: re.Pattern[str] = _CLAUSE_END) -> str:
         """The sentence of the message that holds a match."""
-        start = max(norm.rfind(c, 0, found.start()) for c in _SENTENCE_ENDS) + 1
-        ends = [i for c in _SENTENCE_ENDS if (i := norm.find(c, found.end())) >= 0]
-        return norm[start:min(ends, default=len(norm))]
+        start = max((m.end() for m in ends.finditer(norm, 0, found.start())), default=0)
+        end = ends.search(norm, found.end())
+        return norm[start:end.start() if end else len(norm)]
+
+    def _now(self, text: str) -> bool:
+        """Whether `text` tells of now (现在还, 正在, right now): what a sentence needs to be a
+        crisis in a message that also speaks of danger as a subject."""
+        return self._past is not None and bool(self._past[2].search(text))
+
+    def _about(self, text: str, pattern: re.Pattern[str] | None) -> bool:
+        """Whether `text` speaks of danger as a subject (`pattern`: meta or meta_whole), once
+        the words that deny it ("我不是开玩笑") are taken out."""
+        if pattern is None:
+            return False
+        if self._not_meta is not None:
+            text = self._not_meta.sub(" ", text)
+        return bool(pattern.search(text))
+
+    def _not_about(self, norm: str) -> str:
+        """What the classifier reads when no pattern matched: the message, or in a message
+        that speaks of danger as a subject (the news, a film, a training), its sentences
+        that do not and tell of now; "" when there are none."""
+        if not self._about(norm, self._meta):
+            return norm
+        kept, start = [], 0
+        for end in [*_SENTENCE_END.finditer(norm), None]:
+            stop = end.end() if end else len(norm)
+            if not self._about(norm[start:stop], self._meta):
+                kept.append(norm[start:stop])
+            start = stop
+        rest = "".join(kept).strip()
+        return rest if self._now(rest) else ""
+
+    def _match(self, kind: CrisisKind, norm: str) -> re.Match[str] | None:
+        """The first match of a kind's patterns, in a message that speaks of danger as a
+        subject only in a sentence that does not and tells of now ("电视剧里他拿刀威胁老婆。
+        我老公现在又拿刀对着我": the second sentence)."""
+        about = self._about(norm, self._meta)
+        for pattern in kind.patterns:
+            for found in pattern.finditer(norm):
+                if not about:
+                    return found
+                sentence = self._sentence(norm, found, _SENTENCE_END)
+                if not self._about(sentence, self._meta) and self._now(sentence):
+                    return found
+        return None
 
     @staticmethod
     def _overruled(learned: Learned, norm: str, found: re.Match[str], kind: str) -> bool:
@@ -204,12 +254,8 @@ class SafetyCheck:
 
     def check(self, text: str) -> Crisis | None:
         """The crisis a message is about, or None for an ordinary message."""
-        if self._meta is not None:
-            plain = normalise(text)
-            if self._not_meta is not None:
-                plain = self._not_meta.sub(" ", plain)  # "我不是在开玩笑" is no joke
-            if self._meta.search(plain):
-                return None  # danger as a subject (the news, a training, a joke), not a crisis
+        if self._about(normalise(text), self._meta_whole):
+            return None  # "我不想活了哈哈，开玩笑的": a joke, curiosity, not a crisis
         norm = self.prepared(text)
         personal = bool(self._personal.search(norm))
         learned = self.learned
@@ -218,7 +264,7 @@ class SafetyCheck:
             kind = self.kinds.get(name)
             if kind is None or (kind.needs_personal and not personal):
                 continue
-            found = next((m for p in kind.patterns if (m := p.search(norm))), None)
+            found = self._match(kind, norm)
             if found is not None:
                 if asks and self._long_ago(kind.kind, self._sentence(norm, found)):
                     continue  # "他小时候走丢过一次，社区有防走失手环吗"
@@ -230,7 +276,10 @@ class SafetyCheck:
                 return Crisis(kind, asks)
         if learned is None:
             return None
-        ordinary = learned.model.predict(norm)  # no pattern matched: the whole text decides
+        norm = self._not_about(norm)  # no pattern matched: the rest of the text decides
+        if not norm:
+            return None
+        ordinary = learned.model.predict(norm)
         kind = self.kinds.get(ordinary.label)
         if kind is not None and ordinary.other < learned.none_below:
             if asks and self._long_ago(kind.kind, norm):
