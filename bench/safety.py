@@ -10,7 +10,9 @@ val4: validation of the thresholds, hard ordinary messages, by a fourth writer),
 bench/crisis5.yaml (split test5: held out, by a fifth writer, measured once at its start),
 bench/crisis6.yaml (split dev6: development, hard ordinary messages, by a sixth writer),
 bench/crisis7.yaml (split dev7: development, the same kind, by a seventh writer),
-bench/crisis8.yaml (split test8: held out, mostly hard ordinary messages, by an eighth writer);
+bench/crisis8.yaml (split test8: held out, mostly hard ordinary messages, by an eighth writer),
+bench/crisis9.yaml (split test9: held out, by a ninth writer, measured three times),
+bench/crisis11.yaml (split test11: held out, by an eleventh writer, written 4 December 2026);
 knowledge/safety/examples.yaml (the training examples: how well the model fits them).
 Goals (issue 10): every crisis message, at most 2% false alarms. A false alarm on past
 violence with a question (domestic, violence) still gets the answer after the help, as issue 10
@@ -35,14 +37,14 @@ sys.path.insert(0, str(ROOT))
 from handlers.safety import ANSWER_AFTER  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("test", "test3", "test5", "test8", "test9")
+HELD_OUT = ("test", "test3", "test5", "test8", "test9", "test11")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", nargs="*", default=[str(ROOT / "bench" / n) for n in (
         "crisis.yaml", "crisis3.yaml", "crisis4.yaml", "crisis5.yaml", "crisis6.yaml",
-        "crisis7.yaml", "crisis8.yaml", "crisis9.yaml")])
+        "crisis7.yaml", "crisis8.yaml", "crisis9.yaml", "crisis11.yaml")])
     ap.add_argument("--show-errors", action="store_true")
     ap.add_argument("--answer-sets", action="store_true",
                     help="also count the emergency reply on the answer sets' ordinary questions")
