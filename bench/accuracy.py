@@ -35,7 +35,7 @@ from handlers.faq import decide  # noqa: E402
 from knowledge.base import Decision, KnowledgeBase  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("heldout3.yaml", "heldout10.yaml")
+HELD_OUT = ("heldout3.yaml", "heldout10.yaml", "heldout11.yaml")
 
 
 def answered_ids(d: Decision) -> list[str]:

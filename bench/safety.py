@@ -14,7 +14,9 @@ bench/crisis8.yaml (split test8: held out, mostly hard ordinary messages, by an 
 bench/crisis9.yaml (split test9: held out, by a ninth writer, measured three times),
 bench/crisis11.yaml (split test11: held out, by an eleventh writer, written 4 December 2026);
 knowledge/safety/examples.yaml (the training examples: how well the model fits them).
-Goals (issue 10): every crisis message, at most 2% false alarms. A false alarm on past
+Goals (issue 10): every crisis message, at most 2% false alarms. Violence told as over behind
+a question (divorced years ago, he is in prison) gets the answer and then a note with 110, not
+the emergency reply: counted as no emergency reply, and shown apart. A false alarm on past
 violence with a question (domestic, violence) still gets the answer after the help, as issue 10
 asks; the figures say how many false alarms were that and how many took the answer's place.
 --show-errors lists misses and false alarms of the splits that may be read; the held-out
@@ -58,6 +60,8 @@ def main() -> int:
         errors = []
         for row in (r for r in rows if (r.get("split") or r.get("set") or "test") == split):
             found = check.check(row["q"])
+            read = check.read(row["q"])  # violence that has ended: the answer, then a note
+            counts[f"{row['crisis'] != 'none'}_noted"] += read is not None and read.over
             if row["crisis"] == "none":
                 counts["ordinary"] += 1
                 if found is not None:
@@ -83,7 +87,9 @@ def main() -> int:
               f"({counts['false_alarm'] / max(1, counts['ordinary']):.1%}; by the patterns "
               f"{counts['alarm_by_patterns']}; with the answer after the help "
               f"{counts['alarm_answered']}, instead of the answer "
-              f"{counts['false_alarm'] - counts['alarm_answered']})")
+              f"{counts['false_alarm'] - counts['alarm_answered']}); told as violence that "
+              f"has ended (the answer, then a note): ordinary {counts['False_noted']}, crisis "
+              f"{counts['True_noted']}")
         if args.show_errors and split not in HELD_OUT:
             print("\n".join(f"  {e}" for e in errors))
     if args.answer_sets:

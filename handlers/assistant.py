@@ -130,8 +130,11 @@ class Assistant(App):
                     said = await guard(self, ctx)
                     if said is not None:
                         if said.then_answer and ctx.dialog is None:
-                            return said.replies + await router.fallbacks["on_text"](self, ctx)
-                        return said.replies
+                            answer = await router.fallbacks["on_text"](self, ctx)
+                            return said.replies + answer + said.after
+                        if said.replies:
+                            return said.replies
+                        break  # nothing to say before the answer in a dialog: go on with it
             if text.startswith("/"):
                 name = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if text[1:] else ""
                 handler = router.commands.get(name)

@@ -39,6 +39,7 @@ class GuardReply:
 
     replies: list[Reply]
     then_answer: bool = False
+    after: list[Reply] = field(default_factory=list)  # after the answer (with then_answer)
 
 
 Guard = Callable[[App, Context], Awaitable[GuardReply | None]]

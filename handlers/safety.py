@@ -20,10 +20,14 @@ ANSWER_AFTER = frozenset({"domestic", "violence"})
 async def crisis_guard(app: App, ctx: Context) -> GuardReply | None:
     """The emergency reply (the right numbers and what each is for, then the menu), or None."""
     text = (ctx.msg.text or "")[:MAX_SCANNED]
-    crisis = app.kb.safety.check(text)
+    crisis = app.kb.safety.read(text)
     if crisis is None:
         return None
     kind = crisis.kind
+    if crisis.over:  # violence that has ended, behind a question: the answer, then where to turn
+        with i18n.use(guess_language(text)):
+            note = Reply(i18n.pick(kind.note_zh, kind.note_en))
+        return GuardReply([], then_answer=True, after=[note])
     await app.safety.record(kind.kind, app.clock.now())
     log.info("crisis reply given (%s)", kind.kind)  # never the text
     with i18n.use(guess_language(text)):  # the language the person wrote in

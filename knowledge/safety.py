@@ -27,6 +27,10 @@ class CrisisKind:
     reply_zh: str
     reply_en: str
     needs_personal: bool = False
+    # after the answer, for violence told as over behind a question ("前夫以前打过我，早就离了，
+    # 再婚要什么材料"): a line on where to turn if it starts again, instead of the help first
+    note_zh: str = ""
+    note_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Crisis:
 
     kind: CrisisKind
     asks_procedure: bool
+    over: bool = False  # violence that has ended, behind a question: the answer, then the note
 
 
 @dataclass(frozen=True)
@@ -118,8 +123,12 @@ class SafetyCheck:
                  past: tuple[frozenset[str], re.Pattern[str], re.Pattern[str]] | None = None,
                  over: tuple[re.Pattern[str], re.Pattern[str]] | None = None,
                  not_meta: re.Pattern[str] | None = None,
-                 meta_whole: re.Pattern[str] | None = None) -> None:
+                 meta_whole: re.Pattern[str] | None = None,
+                 ended: re.Pattern[str] | None = None,
+                 going_on: re.Pattern[str] | None = None) -> None:
         self.kinds = kinds
+        self._ended = ended  # "早就离了", "he is in prison": violence that has ended
+        self._going_on = going_on  # "他还经常来", "still": and yet it goes on
         self._not_meta = not_meta  # "我没有开玩笑": words that deny a `meta` word
         self._meta_whole = meta_whole  # "开玩笑的": makes the whole message no crisis
         self._past = past
@@ -142,7 +151,8 @@ class SafetyCheck:
             kinds[str(kind)] = CrisisKind(
                 str(kind), tuple(re.compile(p) for p in patterns),
                 str(raw.get("reply_zh") or "").strip(), str(raw.get("reply_en") or "").strip(),
-                bool(raw.get("needs_personal")))
+                bool(raw.get("needs_personal")), str(raw.get("note_zh") or "").strip(),
+                str(raw.get("note_en") or "").strip())
         learned = None
         if model_path(folder).exists() and data.get("none_below") is not None:
             model = TextClassifier.from_json(model_path(folder).read_text(encoding="utf-8"))
@@ -161,7 +171,9 @@ class SafetyCheck:
                    re.compile(str(data.get("procedure") or "(?!)")),
                    re.compile(str(data["meta"])) if data.get("meta") else None, learned, past,
                    over, re.compile(str(data["not_meta"])) if data.get("not_meta") else None,
-                   re.compile(str(data["meta_whole"])) if data.get("meta_whole") else None)
+                   re.compile(str(data["meta_whole"])) if data.get("meta_whole") else None,
+                   re.compile(str(data["ended"])) if data.get("ended") else None,
+                   re.compile(str(data.get("going_on") or "(?!)")))
 
     def exaggerations(self) -> list[tuple[str, str]]:
         """The `not` patterns, as (pattern, "not") pairs for the training fingerprint."""
@@ -252,8 +264,25 @@ class SafetyCheck:
         sentence = SafetyCheck._sentence(norm, found)
         return learned.model.predict(sentence).other > learned.overrule_above
 
+    def _ended_behind(self, kind: CrisisKind, norm: str, asks: bool) -> bool:
+        """Whether the message tells of violence that has ended (the marriage long over, the
+        man in prison) and of nothing now, behind a question about a procedure."""
+        if not (kind.note_zh and asks and self._ended is not None and self._past is not None):
+            return False
+        _kinds, past, now = self._past
+        going_on = self._going_on is not None and self._going_on.search(norm)
+        return bool(self._ended.search(norm)) and bool(past.search(norm)) \
+            and not now.search(norm) and not going_on
+
     def check(self, text: str) -> Crisis | None:
-        """The crisis a message is about, or None for an ordinary message."""
+        """The crisis a message is about (the emergency reply first), or None: an ordinary
+        message, or violence that has ended told behind a question (see `read`)."""
+        crisis = self.read(text)
+        return None if crisis is None or crisis.over else crisis
+
+    def read(self, text: str) -> Crisis | None:
+        """What a message is about: a crisis, violence that has ended behind a question
+        (`over`: the answer, then the kind's note), or None for an ordinary message."""
         if self._about(normalise(text), self._meta_whole):
             return None  # "我不想活了哈哈，开玩笑的": a joke, curiosity, not a crisis
         norm = self.prepared(text)
@@ -273,7 +302,7 @@ class SafetyCheck:
                     return None  # "我哥两年前自杀走的,嫂子现在打算再婚,要准备什么材料"
                 if learned and self._overruled(learned, norm, found, kind.kind):
                     return None  # the words match, the sentence they are in is ordinary
-                return Crisis(kind, asks)
+                return Crisis(kind, asks, self._ended_behind(kind, norm, asks))
         if learned is None:
             return None
         norm = self._not_about(norm)  # no pattern matched: the rest of the text decides
@@ -284,7 +313,7 @@ class SafetyCheck:
         if kind is not None and ordinary.other < learned.none_below:
             if asks and self._long_ago(kind.kind, norm):
                 return None  # a fall feared, a child once lost: the question is the service
-            return Crisis(kind, asks)
+            return Crisis(kind, asks, self._ended_behind(kind, norm, asks))
         return None
 
     def with_learned(self, learned: Learned | None) -> SafetyCheck:
