@@ -310,12 +310,16 @@ class KnowledgeBase:
                 # "补领结婚证多少钱 要等几天": a short part naming no subject of its own asks about
                 # the one before it, not whatever other topic its words fit (a divorce's wait)
                 read = self._elliptical(previous, part, lang, context, found, d)
+                rule = self.concepts.rule(d.entry.id, d.entry.topic)
                 if read.kind in ("answer", "out_of_scope") and read.entry \
                         and read.entry.topic != d.entry.topic:
                     d = read
-                elif found[-1].kind == "out_of_scope":
+                elif found[-1].kind == "out_of_scope" or (
+                        rule.also and not self.concepts.present(part) & set(rule.also)):
                     # "How do I renew my passport, and how long does it take?": how long the
-                    # passport takes, the other office's business too, not a divorce's wait
+                    # passport takes, the other office's business too, not a divorce's wait;
+                    # "救助站可以住几天? 要不要钱?": the station's price, not a registration's
+                    # (the fee entry's subject is not in the part)
                     d = replace(d, kind="fallback")
             previous = part
             if d.kind == "clarify" and d.entry is not None and (

@@ -270,9 +270,10 @@ class SafetyCheck:
         if not (kind.note_zh and asks and self._ended is not None and self._past is not None):
             return False
         _kinds, past, now = self._past
-        going_on = self._going_on is not None and self._going_on.search(norm)
+        rest = self._ended.sub(" ", norm)  # "他现在在外地坐牢" tells of the end, not of now
+        going_on = self._going_on is not None and self._going_on.search(rest)
         return bool(self._ended.search(norm)) and bool(past.search(norm)) \
-            and not now.search(norm) and not going_on
+            and not now.search(rest) and not going_on
 
     def check(self, text: str) -> Crisis | None:
         """The crisis a message is about (the emergency reply first), or None: an ordinary
@@ -286,6 +287,7 @@ class SafetyCheck:
         if self._about(normalise(text), self._meta_whole):
             return None  # "我不想活了哈哈，开玩笑的": a joke, curiosity, not a crisis
         norm = self.prepared(text)
+        plain = normalise(text)  # with the words `not` takes out: "中风三年了" is the past
         personal = bool(self._personal.search(norm))
         learned = self.learned
         asks = bool(self._procedure.search(norm))
@@ -295,8 +297,9 @@ class SafetyCheck:
                 continue
             found = self._match(kind, norm)
             if found is not None:
-                if asks and self._long_ago(kind.kind, self._sentence(norm, found)):
-                    continue  # "他小时候走丢过一次，社区有防走失手环吗"
+                if asks and (self._long_ago(kind.kind, self._sentence(norm, found))
+                             or self._long_ago(kind.kind, plain)):
+                    continue  # "他小时候走丢过一次，社区有防走失手环吗", "中风三年了"
                 if kind.kind == "suicide" and (asks or _QUESTION.search(norm)) \
                         and self._suicide_over(norm):
                     return None  # "我哥两年前自杀走的,嫂子现在打算再婚,要准备什么材料"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from knowledge import safety
 from storage.safety import SafetyRepo
@@ -183,3 +184,11 @@ async def test_the_classifier_catches_what_no_pattern_names(assistant, kb):
     for i, (message, _label) in enumerate(unnamed[:5]):
         r = await assistant.handle(text(f"s9{i}", message))
         assert any(n in r[0].text for n in ("110", "120")), (message, r[0].text)
+
+
+def test_the_held_out_crisis_set_is_not_among_the_training_examples() -> None:
+    held = {str(r["q"]) for r in yaml.safe_load(
+        (KNOWLEDGE.parent / "bench" / "crisis11.yaml").read_text(encoding="utf-8"))}
+    examples = {q for q, _label in safety.load_examples(KNOWLEDGE)}
+    assert held and examples
+    assert not held & examples
