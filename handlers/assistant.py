@@ -132,9 +132,7 @@ class Assistant(App):
                         if said.then_answer and ctx.dialog is None:
                             answer = await router.fallbacks["on_text"](self, ctx)
                             return said.replies + answer + said.after
-                        if said.replies:
-                            return said.replies
-                        break  # nothing to say before the answer in a dialog: go on with it
+                        return said.replies
             if text.startswith("/"):
                 name = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if text[1:] else ""
                 handler = router.commands.get(name)

@@ -24,7 +24,9 @@ async def crisis_guard(app: App, ctx: Context) -> GuardReply | None:
     if crisis is None:
         return None
     kind = crisis.kind
-    if crisis.over:  # violence that has ended, behind a question: the answer, then where to turn
+    if crisis.over and ctx.dialog is None:
+        # violence that has ended, behind a question: the answer, then where to turn (inside a
+        # sign-up the message is no answer to its step: the help, as for any other)
         with i18n.use(guess_language(text)):
             note = Reply(i18n.pick(kind.note_zh, kind.note_en))
         return GuardReply([], then_answer=True, after=[note])

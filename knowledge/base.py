@@ -20,7 +20,7 @@ from knowledge.pinyin import (
     looks_pinyin,
 )
 from knowledge.places import Gazetteer, PlaceMatch
-from knowledge.ranker import Ranker
+from knowledge.ranker import Ranker, cached
 from knowledge.safety import SafetyCheck
 from knowledge.text import Synonyms, guess_language
 from knowledge.villages import DisclosureBook
@@ -178,8 +178,10 @@ class KnowledgeBase:
                  safety: SafetyCheck | None = None,
                  concepts: Concepts | None = None,
                  pinyin_table: Path = TABLE_FILE,
-                 learned: EntryModel | None = None) -> None:
+                 learned: EntryModel | None = None,
+                 cache: Path | None = None) -> None:
         self.entries = {e.id: e for e in entries}
+        self.cache = cache  # where the ranking's index is kept between runs (None: nowhere)
         self.gazetteer = gazetteer
         self.directory = directory or Directory([], [], [], gazetteer)
         self.villages = villages or DisclosureBook([], [], [], date(2026, 10, 1))
@@ -197,8 +199,8 @@ class KnowledgeBase:
         base for `kb check`, an import or the CLI's other commands does not need it)."""
         phrasings = {e.id: [self.gazetteer.strip(q) for q in (*e.q_zh, *e.q_en)]
                      for e in self.entries.values()}
-        return Ranker(phrasings, self.synonyms,
-                      best_weight=self.ranking.get("best_weight", 0.7))
+        return cached(phrasings, self.synonyms, self.ranking.get("best_weight", 0.7),
+                      self.cache)
 
     @classmethod
     def load(cls, directory: Path = KNOWLEDGE_DIR, data: Path | None = None) -> KnowledgeBase:
@@ -236,7 +238,8 @@ class KnowledgeBase:
         return cls(entries, gazetteer, synonyms, menu, ranking, services, book,
                    SafetyCheck.load(directory), concepts,
                    table if (table := directory / TABLE_FILE.name).exists() else TABLE_FILE,
-                   EntryModel.load(directory, concepts.present))
+                   EntryModel.load(directory, concepts.present),
+                   data / "cache" if data else None)
 
     def phrasings(self) -> dict[str, tuple[str, ...]]:
         """Every entry's phrasings, Chinese and English: what the ranking learns from."""

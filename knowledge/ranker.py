@@ -1,10 +1,15 @@
 """Lexical ranking: TF-IDF over char n-grams (Chinese) and words (English), best phrasing wins."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import pickle
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -107,3 +112,40 @@ class Ranker:
         order = touched[np.argsort(-total[touched], kind="stable")][:limit]
         scores = [Scored(self._entries[i], float(total[i])) for i in order]
         return scores[:limit]
+
+
+_SOURCES = (Path(__file__), Path(__file__).with_name("text.py"))  # the code an index depends on
+
+
+def cached(phrasings: dict[str, list[str]], synonyms: Synonyms, best_weight: float,
+           folder: Path | None) -> Ranker:
+    """The ranker for these phrasings, read from `folder` when an earlier run built it from
+    the very same phrasings, synonyms, weight and code (building it costs about a second at
+    start-up, reading it a tenth of that), else built and written there for the next run.
+    The file is ours (the operator's data folder); a missing, unreadable or read-only folder
+    only means building it each time."""
+    if folder is None:
+        return Ranker(phrasings, synonyms, best_weight=best_weight)
+    key = hashlib.sha256(json.dumps([phrasings, synonyms.fingerprint(), best_weight],
+                                    ensure_ascii=False, sort_keys=True).encode())
+    for source in _SOURCES:
+        key.update(source.read_bytes())
+    path = folder / f"ranker-{key.hexdigest()[:20]}.pickle"
+    try:
+        ranker = pickle.loads(path.read_bytes())  # noqa: S301 - a file this function wrote
+        if isinstance(ranker, Ranker):
+            return ranker
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+            TypeError, ValueError):
+        pass
+    ranker = Ranker(phrasings, synonyms, best_weight=best_weight)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("ranker-*.pickle"):  # built from other phrasings
+            old.unlink(missing_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(pickle.dumps(ranker, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, path)
+    except OSError:
+        pass
+    return ranker

@@ -101,6 +101,10 @@ _SENTENCE_ENDS = "。！？!?;；\n"
 # news. He is hitting me now" is two sentences; 3.5 is one number).
 _SENTENCE_END = re.compile(r"[。！？!?;；\n]|\.(?=\s)")
 _CLAUSE_END = re.compile(r"[。！？!?;；\n]")  # for reading a match's context: 3.5, "Mr. Li"
+# Where a clause ends, for telling a sentence about the news from one about now in a chat
+# message ("刚看新闻说有人跳楼 我现在就想跳下去"): the sentence ends, commas, and a space
+# between Chinese words.
+_CLAUSE = re.compile(r"[。！？!?;；\n，,]|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 # Any question at all, for a suicide that is over ("我想学怎么陪伴她", "are there courses"):
 # a story told without one is not read as over.
 _QUESTION = re.compile(r"[?？]|吗|怎么|怎样|如何|有没有|哪里|哪个|能不能|可不可以|"
@@ -212,9 +216,11 @@ class SafetyCheck:
         return norm[start:end.start() if end else len(norm)]
 
     def _now(self, text: str) -> bool:
-        """Whether `text` tells of now (现在还, 正在, right now): what a sentence needs to be a
-        crisis in a message that also speaks of danger as a subject."""
-        return self._past is not None and bool(self._past[2].search(text))
+        """Whether `text` tells of now or of something going on (现在还, 正在, 天天, right now):
+        what a clause needs to be a crisis in a message that also speaks of danger as a
+        subject, and what keeps violence from being read as over."""
+        going_on = self._going_on is not None and bool(self._going_on.search(text))
+        return going_on or (self._past is not None and bool(self._past[2].search(text)))
 
     def _about(self, text: str, pattern: re.Pattern[str] | None) -> bool:
         """Whether `text` speaks of danger as a subject (`pattern`: meta or meta_whole), once
@@ -232,7 +238,7 @@ class SafetyCheck:
         if not self._about(norm, self._meta):
             return norm
         kept, start = [], 0
-        for end in [*_SENTENCE_END.finditer(norm), None]:
+        for end in [*_CLAUSE.finditer(norm), None]:
             stop = end.end() if end else len(norm)
             if not self._about(norm[start:stop], self._meta):
                 kept.append(norm[start:stop])
@@ -249,8 +255,8 @@ class SafetyCheck:
             for found in pattern.finditer(norm):
                 if not about:
                     return found
-                sentence = self._sentence(norm, found, _SENTENCE_END)
-                if not self._about(sentence, self._meta) and self._now(sentence):
+                clause = self._sentence(norm, found, _CLAUSE)
+                if not self._about(clause, self._meta) and self._now(clause):
                     return found
         return None
 
@@ -266,14 +272,16 @@ class SafetyCheck:
 
     def _ended_behind(self, kind: CrisisKind, norm: str, asks: bool) -> bool:
         """Whether the message tells of violence that has ended (the marriage long over, the
-        man in prison) and of nothing now, behind a question about a procedure."""
+        man in prison), behind a question about a procedure: every clause that names the
+        violence tells of the past, and nothing in the message tells of now, of a threat or
+        of it going on (天天, 昨天, 威胁, outside, still)."""
         if not (kind.note_zh and asks and self._ended is not None and self._past is not None):
             return False
-        _kinds, past, now = self._past
-        rest = self._ended.sub(" ", norm)  # "他现在在外地坐牢" tells of the end, not of now
-        going_on = self._going_on is not None and self._going_on.search(rest)
-        return bool(self._ended.search(norm)) and bool(past.search(norm)) \
-            and not now.search(rest) and not going_on
+        past = self._past[1]
+        if not (self._ended.search(norm) and past.search(norm)) or self._now(norm):
+            return False
+        return all(past.search(self._sentence(norm, found, _CLAUSE))
+                   for pattern in kind.patterns for found in pattern.finditer(norm))
 
     def check(self, text: str) -> Crisis | None:
         """The crisis a message is about (the emergency reply first), or None: an ordinary

@@ -1,6 +1,7 @@
 """Text normalisation, language guess and features for the lexical ranker."""
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -95,6 +96,11 @@ class Synonyms:
         self.en = en
         self._pattern = re.compile("|".join(re.escape(k) for k, _ in self._zh)) if zh else None
         self._map = dict(zh)
+
+    def fingerprint(self) -> str:
+        """What the list holds, as a stable text (for keying an index built with it)."""
+        return json.dumps([sorted(self._map.items()), sorted(self.en.items()),
+                           sorted(self.key_weight.items())], ensure_ascii=False)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Synonyms:

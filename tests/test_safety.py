@@ -62,6 +62,15 @@ CRISIS = [  # (message, kind, a number the reply must give)
     # the news or a film in one sentence, a crisis now in the next
     ("我刚看完新闻。我老公现在正在打我", "domestic", "110"),
     ("看了个纪录片，心里难受。我现在就想从楼上跳下去", "suicide", "12356"),
+    ("刚看新闻说有人跳楼 我现在就想跳下去", "suicide", "12356"),
+    ("电视剧里他拿刀威胁老婆。我老公现在也拿刀对着我", "domestic", "110"),
+    # past violence that is not over: a threat, a time of now, someone on the way
+    ("前夫以前打过我，早就离了，但他上周又威胁要杀我，补领离婚证要带什么", "domestic", "110"),
+    ("他以前打我，他正在外地往回赶，说回来要杀了我，保护令怎么申请", "domestic", "110"),
+    ("他之前打我打得快死了，离婚要什么材料", "domestic", "110"),
+    ("my ex used to hit me, we divorced in 2020, he is waiting outside my work with a knife. "
+     "how do I get a protection order", "domestic", "110"),
+    ("My father is having a heart attack over here what do I do", "medical", "120"),
 ]
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期", "结婚要带什么",
@@ -87,7 +96,10 @@ ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期"
             "shoot me now, they said my photo is wrong again. what size do they want",
             "我明天就不在了 能不能换个时间上门",
             # danger as a subject, and no sentence of now
-            "新闻里说有人跳楼。你们这有心理热线吗", "刚看完电影 主角最后自杀了 好难过"]
+            "新闻里说有人跳楼。你们这有心理热线吗", "刚看完电影 主角最后自杀了 好难过",
+            # words of the new patterns in their everyday sense
+            "我这点钱撑不到月底了，低保怎么申请", "审批结果三天没出来，正常吗",
+            "老板拖欠工资，逼得我们到处讨钱"]
 
 
 @pytest.mark.parametrize(("message", "kind", "number"), CRISIS)
@@ -157,6 +169,17 @@ async def test_inside_a_sign_up_the_crisis_comes_first_and_nothing_is_stored(das
     assert dialog is not None and dialog.step == "name" and "name" not in dialog.data
     (r,) = await a.handle(text("s6", "张三"))  # the sign-up goes on when the person wants
     assert "2" in r.text and "手机" in r.text
+
+
+async def test_inside_a_sign_up_violence_that_has_ended_gets_the_help_not_the_step(dassistant):
+    a = dassistant
+    await a.handle(button("s8", "vj:hongxing-elderly"))  # asks for the name
+    story = "前夫以前打过我，已经离了三年了，现在离婚证丢了，补领要带什么"
+    (r,) = await a.handle(text("s8", story))
+    assert "110" in r.text and "12338" in r.text
+    user = await a.users.get("console", "s8")
+    dialog = await a.dialogs.get(user.id, a.clock.now())
+    assert dialog is not None and dialog.step == "name" and "name" not in dialog.data
 
 
 async def test_the_record_holds_no_text_and_no_user(assistant):
