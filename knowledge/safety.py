@@ -96,14 +96,10 @@ def model_is_stale(folder: Path) -> bool:
     return model.trained_on != fingerprint(folder, check)
 
 
-_SENTENCE_ENDS = "。！？!?;；\n"
-# Where a sentence ends: those marks, and an English full stop before a space ("I saw the
-# news. He is hitting me now" is two sentences; 3.5 is one number).
-_SENTENCE_END = re.compile(r"[。！？!?;；\n]|\.(?=\s)")
-_CLAUSE_END = re.compile(r"[。！？!?;；\n]")  # for reading a match's context: 3.5, "Mr. Li"
+_CLAUSE_END = re.compile(r"[。！？!?;；\n]")  # a match's sentence: 3.5 and "Mr. Li" stay whole
 # Where a clause ends, for telling a sentence about the news from one about now in a chat
-# message ("刚看新闻说有人跳楼 我现在就想跳下去"): the sentence ends, commas, and a space
-# between Chinese words.
+# message ("刚看新闻说有人跳楼 我现在就想跳下去"): the sentence ends, commas, an English full
+# stop before a space, and a space between Chinese words.
 _CLAUSE = re.compile(r"[。！？!?;；\n，,]|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 # Any question at all, for a suicide that is over ("我想学怎么陪伴她", "are there courses"):
 # a story told without one is not read as over.
@@ -292,10 +288,10 @@ class SafetyCheck:
     def read(self, text: str) -> Crisis | None:
         """What a message is about: a crisis, violence that has ended behind a question
         (`over`: the answer, then the kind's note), or None for an ordinary message."""
-        if self._about(normalise(text), self._meta_whole):
+        plain = normalise(text)  # with the words `not` takes out: "中风三年了" is the past
+        if self._about(plain, self._meta_whole):
             return None  # "我不想活了哈哈，开玩笑的": a joke, curiosity, not a crisis
         norm = self.prepared(text)
-        plain = normalise(text)  # with the words `not` takes out: "中风三年了" is the past
         personal = bool(self._personal.search(norm))
         learned = self.learned
         asks = bool(self._procedure.search(norm))
