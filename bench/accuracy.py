@@ -13,8 +13,8 @@ right directly >= 90%, wrong <= 2%, asked back <= 5%, off-topic declined >= 95%,
 `bot.py ask` cold start < 2 s.
 
 bench/questions.yaml and bench/heldout.yaml have been read while tuning: their figures are
-optimistic. The sets in HELD_OUT (heldout3, heldout10, heldout11, heldout12) are held out: report them,
-do not tune on them (--show-errors on them is refused).
+optimistic. The sets in HELD_OUT (heldout3, heldout10, heldout11, heldout12) are held out:
+report them, do not tune on them (--show-errors on them is refused).
 """
 from __future__ import annotations
 
