@@ -125,8 +125,10 @@ class SafetyCheck:
                  not_meta: re.Pattern[str] | None = None,
                  meta_whole: re.Pattern[str] | None = None,
                  ended: re.Pattern[str] | None = None,
-                 going_on: re.Pattern[str] | None = None) -> None:
+                 going_on: re.Pattern[str] | None = None,
+                 meta_urgent: re.Pattern[str] | None = None) -> None:
         self.kinds = kinds
+        self._meta_urgent = meta_urgent  # "我该找谁": a sentence seen online is a report
         self._ended = ended  # "早就离了", "he is in prison": violence that has ended
         self._going_on = going_on  # "他还经常来", "still": and yet it goes on
         self._not_meta = not_meta  # "我没有开玩笑": words that deny a `meta` word
@@ -173,7 +175,8 @@ class SafetyCheck:
                    over, re.compile(str(data["not_meta"])) if data.get("not_meta") else None,
                    re.compile(str(data["meta_whole"])) if data.get("meta_whole") else None,
                    re.compile(str(data["ended"])) if data.get("ended") else None,
-                   re.compile(str(data.get("going_on") or "(?!)")))
+                   re.compile(str(data.get("going_on") or "(?!)")),
+                   re.compile(str(data["meta_urgent"])) if data.get("meta_urgent") else None)
 
     def exaggerations(self) -> list[tuple[str, str]]:
         """The `not` patterns, as (pattern, "not") pairs for the training fingerprint."""
@@ -247,6 +250,7 @@ class SafetyCheck:
         subject only in a sentence that does not and tells of now ("电视剧里他拿刀威胁老婆。
         我老公现在又拿刀对着我": the second sentence)."""
         about = self._about(norm, self._meta)
+        urgent = about and self._reported(norm)
         for pattern in kind.patterns:
             for found in pattern.finditer(norm):
                 if not about:
@@ -254,7 +258,15 @@ class SafetyCheck:
                 clause = self._sentence(norm, found, _CLAUSE)
                 if not self._about(clause, self._meta) and self._now(clause):
                     return found
+                if urgent and self._past is not None and self._past[2].search(clause):
+                    return found  # "刷到一个女生说今晚要跳楼,发了定位,我该找谁"
         return None
+
+    def _reported(self, norm: str) -> bool:
+        """Whether a message that speaks of danger seen online or in the news asks what to
+        do about it now ("我该找谁", "should I call the police"): then a sentence of it that
+        tells of now (今晚, 现在, right now) is a report of danger, not a subject."""
+        return self._meta_urgent is not None and bool(self._meta_urgent.search(norm))
 
     @staticmethod
     def _overruled(learned: Learned, norm: str, found: re.Match[str], kind: str) -> bool:
