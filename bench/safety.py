@@ -15,6 +15,8 @@ bench/crisis9.yaml (split test9: held out, by a ninth writer, measured three tim
 bench/crisis11.yaml (split test11: held out, by an eleventh writer, written 4 December 2026),
 bench/crisis13.yaml (split test13: held out, by a thirteenth writer, written 6 December 2026),
 bench/crisis16.yaml (split test16: held out, by a sixteenth writer, written 6 December 2026);
+bench/crisis15.yaml (split dev15: development, read while tuning; its first run caught 178/186
+with 33/340 false alarms);
 bench/crisis10.yaml, crisis12a.yaml, crisis12b.yaml and crisis14.yaml (development: also
 training examples, train10, train12a, train12b, train14);
 knowledge/safety/examples.yaml (the training examples: how well the model fits them).

@@ -126,8 +126,12 @@ class SafetyCheck:
                  meta_whole: re.Pattern[str] | None = None,
                  ended: re.Pattern[str] | None = None,
                  going_on: re.Pattern[str] | None = None,
-                 meta_urgent: re.Pattern[str] | None = None) -> None:
+                 meta_urgent: re.Pattern[str] | None = None,
+                 live: re.Pattern[str] | None = None,
+                 soft: tuple[re.Pattern[str], float] | None = None) -> None:
         self.kinds = kinds
+        self._live = live  # "十分钟前发的", "发了定位": what was seen online goes on now
+        self._soft = soft  # "哈哈", "就是吐槽一下": the classifier alone must be surer
         self._meta_urgent = meta_urgent  # "我该找谁": a sentence seen online is a report
         self._ended = ended  # "早就离了", "he is in prison": violence that has ended
         self._going_on = going_on  # "他还经常来", "still": and yet it goes on
@@ -176,7 +180,10 @@ class SafetyCheck:
                    re.compile(str(data["meta_whole"])) if data.get("meta_whole") else None,
                    re.compile(str(data["ended"])) if data.get("ended") else None,
                    re.compile(str(data.get("going_on") or "(?!)")),
-                   re.compile(str(data["meta_urgent"])) if data.get("meta_urgent") else None)
+                   re.compile(str(data["meta_urgent"])) if data.get("meta_urgent") else None,
+                   re.compile(str(data["live"])) if data.get("live") else None,
+                   (re.compile(str(data["soft"])), float(data.get("soft_below", 0.0)))
+                   if data.get("soft") else None)
 
     def exaggerations(self) -> list[tuple[str, str]]:
         """The `not` patterns, as (pattern, "not") pairs for the training fingerprint."""
@@ -237,10 +244,12 @@ class SafetyCheck:
         if not self._about(norm, self._meta):
             return norm
         kept, start = [], 0
+        urgent, live = self._reported(norm), self._going_on_now(norm)
         for end in [*_CLAUSE.finditer(norm), None]:
             stop = end.end() if end else len(norm)
-            if not self._about(norm[start:stop], self._meta):
-                kept.append(norm[start:stop])
+            clause = norm[start:stop]
+            if not self._about(clause, self._meta) or self._seen_now(clause, urgent, live):
+                kept.append(clause)
             start = stop
         rest = "".join(kept).strip()
         return rest if self._now(rest) else ""
@@ -250,7 +259,7 @@ class SafetyCheck:
         subject only in a sentence that does not and tells of now ("电视剧里他拿刀威胁老婆。
         我老公现在又拿刀对着我": the second sentence)."""
         about = self._about(norm, self._meta)
-        urgent = about and self._reported(norm)
+        urgent, live = self._reported(norm), self._going_on_now(norm)
         for pattern in kind.patterns:
             for found in pattern.finditer(norm):
                 if not about:
@@ -258,7 +267,7 @@ class SafetyCheck:
                 clause = self._sentence(norm, found, _CLAUSE)
                 if not self._about(clause, self._meta) and self._now(clause):
                     return found
-                if urgent and self._past is not None and self._past[2].search(clause):
+                if self._seen_now(clause, urgent, live):
                     return found  # "刷到一个女生说今晚要跳楼,发了定位,我该找谁"
         return None
 
@@ -267,6 +276,18 @@ class SafetyCheck:
         do about it now ("我该找谁", "should I call the police"): then a sentence of it that
         tells of now (今晚, 现在, right now) is a report of danger, not a subject."""
         return self._meta_urgent is not None and bool(self._meta_urgent.search(norm))
+
+    def _seen_now(self, clause: str, urgent: bool, live: bool) -> bool:
+        """Whether a clause about something seen online is a report of danger now: it tells
+        of now (今晚, 现在) and the message asks what to do or says it goes on (posted minutes
+        ago, a live stream), or the message both asks and says it goes on."""
+        now = self._past is not None and bool(self._past[2].search(clause))
+        return (urgent and (now or live)) or (live and now)
+
+    def _going_on_now(self, norm: str) -> bool:
+        """Whether what a message saw online goes on now: posted minutes ago, a location, a
+        live stream, still there."""
+        return self._live is not None and bool(self._live.search(norm))
 
     @staticmethod
     def _overruled(learned: Learned, norm: str, found: re.Match[str], kind: str) -> bool:
@@ -329,7 +350,10 @@ class SafetyCheck:
             return None
         ordinary = learned.model.predict(norm)
         kind = self.kinds.get(ordinary.label)
-        if kind is not None and ordinary.other < learned.none_below:
+        below = learned.none_below
+        if self._soft is not None and self._soft[0].search(plain):
+            below = min(below, self._soft[1])  # "哈哈", "还好啦", "问题不大": no words of danger
+        if kind is not None and ordinary.other < below:
             if asks and self._long_ago(kind.kind, norm):
                 return None  # a fall feared, a child once lost: the question is the service
             return Crisis(kind, asks, self._ended_behind(kind, norm, asks))
