@@ -259,7 +259,8 @@ class SafetyCheck:
         subject only in a sentence that does not and tells of now ("电视剧里他拿刀威胁老婆。
         我老公现在又拿刀对着我": the second sentence)."""
         about = self._about(norm, self._meta)
-        urgent, live = self._reported(norm), self._going_on_now(norm)
+        urgent = about and self._reported(norm)  # only a message with a `meta` word needs them
+        live = about and self._going_on_now(norm)
         for pattern in kind.patterns:
             for found in pattern.finditer(norm):
                 if not about:
