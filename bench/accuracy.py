@@ -129,7 +129,8 @@ def crisis(kb: KnowledgeBase) -> None:
     for name, split in (("crisis.yaml", "test"), ("crisis3.yaml", "test3"),
                         ("crisis5.yaml", "test5"), ("crisis8.yaml", "test8"),
                         ("crisis9.yaml", "test9"), ("crisis11.yaml", "test11"),
-                        ("crisis13.yaml", "test13"), ("crisis16.yaml", "test16")):
+                        ("crisis13.yaml", "test13"), ("crisis16.yaml", "test16"),
+                        ("crisis17.yaml", "test17")):
         path = ROOT / "bench" / name
         if not path.exists():
             continue

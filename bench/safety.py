@@ -14,9 +14,12 @@ bench/crisis8.yaml (split test8: held out, mostly hard ordinary messages, by an 
 bench/crisis9.yaml (split test9: held out, by a ninth writer, measured three times),
 bench/crisis11.yaml (split test11: held out, by an eleventh writer, written 4 December 2026),
 bench/crisis13.yaml (split test13: held out, by a thirteenth writer, written 6 December 2026),
-bench/crisis16.yaml (split test16: held out, by a sixteenth writer, written 6 December 2026);
+bench/crisis16.yaml (split test16: held out, by a sixteenth writer, written 6 December 2026),
+bench/crisis17.yaml (split test17: held out, by a seventeenth writer, written 6 December 2026,
+in the session after);
 bench/crisis15.yaml (split dev15: development, read while tuning; its first run caught 178/186
-with 33/340 false alarms);
+with 33/340 false alarms), bench/crisis18.yaml (split dev18: development, by an eighteenth writer,
+hard and quiet cases);
 bench/crisis10.yaml, crisis12a.yaml, crisis12b.yaml and crisis14.yaml (development: also
 training examples, train10, train12a, train12b, train14);
 knowledge/safety/examples.yaml (the training examples: how well the model fits them).
@@ -45,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from handlers.safety import ANSWER_AFTER  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("test", "test3", "test5", "test8", "test9", "test11", "test13", "test16")
+HELD_OUT = ("test", "test3", "test5", "test8", "test9", "test11", "test13", "test16", "test17")
 
 
 def main() -> int:
@@ -53,7 +56,7 @@ def main() -> int:
     ap.add_argument("--set", nargs="*", default=[str(ROOT / "bench" / n) for n in (
         "crisis.yaml", "crisis3.yaml", "crisis4.yaml", "crisis5.yaml", "crisis6.yaml",
         "crisis7.yaml", "crisis8.yaml", "crisis9.yaml", "crisis11.yaml", "crisis13.yaml",
-        "crisis16.yaml")])
+        "crisis16.yaml", "crisis17.yaml")])
     ap.add_argument("--show-errors", action="store_true")
     ap.add_argument("--answer-sets", action="store_true",
                     help="also count the emergency reply on the answer sets' ordinary questions")
