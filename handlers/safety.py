@@ -15,6 +15,11 @@ MAX_SCANNED = 10_000  # characters of one message read for danger (a long story 
 # Kinds where a question about a procedure in the same message is answered after the help
 # ("他以前打过我，现在想离婚要什么材料"); after suicidal words never a procedural answer.
 ANSWER_AFTER = frozenset({"domestic", "violence"})
+# Kinds where the knowledge base's answer, when it has a sure one, follows the help: someone
+# asking what to do for a stranger in the cold or an abandoned baby gets the emergency reply
+# and then the aid station's or the adoption's answer ("桥底下睡了个流浪汉 天这么冷 打哪个电话").
+# A decline never follows the help.
+ANSWER_IF_SURE = frozenset({"street", "child"})
 
 
 async def crisis_guard(app: App, ctx: Context) -> GuardReply | None:
@@ -34,7 +39,10 @@ async def crisis_guard(app: App, ctx: Context) -> GuardReply | None:
     log.info("crisis reply given (%s)", kind.kind)  # never the text
     with i18n.use(guess_language(text)):  # the language the person wrote in
         reply = Reply(i18n.pick(kind.reply_zh, kind.reply_en), buttons=main_menu(app.kb))
-    return GuardReply([reply], then_answer=crisis.asks_procedure and kind.kind in ANSWER_AFTER)
+    then = crisis.asks_procedure and kind.kind in ANSWER_AFTER
+    if not then and kind.kind in ANSWER_IF_SURE and ctx.dialog is None:
+        then = app.kb.decide(text).kind == "answer"
+    return GuardReply([reply], then_answer=then)
 
 
 FEATURE = Feature("safety", guards=(crisis_guard,))

@@ -16,6 +16,7 @@ from knowledge.pinyin import (
     HomophoneFixer,
     PinyinConcepts,
     PinyinIndex,
+    PinyinSpeller,
     PinyinTable,
     looks_pinyin,
 )
@@ -259,6 +260,8 @@ class KnowledgeBase:
             return elsewhere
         if "translate_request" in self.concepts.present(question):
             return Decision("fallback", lang)  # a translation is not a question for us
+        if _HANZI.search(question):
+            question = self.speller.spell(question)  # 网上yuyue -> 网上预约
         whole = self._decide_one(question, lang)
         if looks_pinyin(question) and not _HANZI.search(question):
             # All in pinyin ("jiuzhuzhan zai nali"): the pinyin index of the Chinese phrasings
@@ -434,6 +437,11 @@ class KnowledgeBase:
     @functools.cached_property
     def pinyin_concepts(self) -> PinyinConcepts:
         return PinyinConcepts(self.concepts.patterns, self.pinyin_table)
+
+    @functools.cached_property
+    def speller(self) -> PinyinSpeller:
+        return PinyinSpeller(self.concepts.patterns, self.pinyin_table,
+                             (q for e in self.entries.values() for q in e.q_zh))
 
     @functools.cached_property
     def homophones(self) -> HomophoneFixer:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from knowledge.ranker import Ranker, Scored
@@ -240,3 +241,60 @@ class HomophoneFixer:
         # "不贴" (not posted) and gains the subsidies.
         return [fixed for fixed, now in ((f, self._present(f)) for f in candidates)
                 if len(now - present) > len(present - now)]
+
+
+# A run of Latin words inside a Chinese message ("领证可以网上yuyue吗", "结婚证bu ling")
+_LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
+
+
+class PinyinSpeller:
+    """Writes the pinyin words of a half-Chinese message in characters: each run of Latin
+    words that is all pinyin, where its syllables spell concept words of two or more
+    characters (yuyue 预约, xieyi 协议, bu ling 补领); syllables no such word spells stay as
+    they are. The ordinary ranking then reads 预约 where the resident typed yuyue: the pinyin
+    index is asked only when it declines, and a half-pinyin question it answered was read on
+    its Chinese words alone. Of words that sound alike, the one the phrasings use most
+    (离婚, not the typo 离昏) is written."""
+
+    def __init__(self, patterns: dict[str, re.Pattern[str]], table: PinyinTable,
+                 phrasings: Iterable[str]) -> None:
+        corpus = "\n".join(phrasings)
+        words: dict[tuple[str, ...], str] = {}
+        for pattern in patterns.values():
+            for word in plain_words(pattern.pattern):
+                if len(word) < 2 or not _HANZI_WORD.fullmatch(word):
+                    continue
+                sound = tuple(table.of(word).split())
+                best = words.get(sound)
+                if best is None or (corpus.count(word), word) > (corpus.count(best), best):
+                    words[sound] = word
+        self._words = words
+        self._longest = max((len(s) for s in words), default=0)
+
+    def spell(self, text: str) -> str:
+        """The text with its pinyin runs spelled in characters where they can be (the text
+        itself when there is nothing to spell)."""
+        if not self._words or not _HANZI_WORD.search(text):
+            return text
+        return _LATIN_RUN.sub(self._run, text.lower()) if LATIN_WORD.search(text.lower()) \
+            else text
+
+    def _run(self, found: re.Match[str]) -> str:
+        sounds: list[str] = []
+        for word in found.group(0).split():
+            parts = syllables(word)
+            if parts is None:
+                return found.group(0)  # an English word: the run is not pinyin
+            sounds += parts
+        out, i, spelled = [], 0, False
+        while i < len(sounds):
+            for n in range(min(self._longest, len(sounds) - i), 1, -1):
+                spelt = self._words.get(tuple(sounds[i:i + n]))
+                if spelt is not None:
+                    out.append(spelt)
+                    i, spelled = i + n, True
+                    break
+            else:
+                out.append(f" {sounds[i]} ")
+                i += 1
+        return "".join(out).replace("  ", " ") if spelled else found.group(0)

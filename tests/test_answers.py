@@ -325,7 +325,12 @@ async def test_an_untracked_village_gets_the_rules_and_a_choice(assistant):
                                                  ("jiehunzheng diule zenme buban",
                                                   "certificate.replacement"),
                                                  ("lihun lengjingqi duoshao tian",
-                                                  "divorce.cooling_off")])
+                                                  "divorce.cooling_off"),
+                                                 # pinyin words inside a Chinese question,
+                                                 # written in characters before ranking
+                                                 ("领证可以网上yuyue吗", "marriage.appointment"),
+                                                 ("结婚证bu ling 需要照片不",
+                                                  "certificate.replacement_documents")])
 async def test_pinyin_and_half_pinyin(assistant, kb, question, entry):
     r = await assistant.handle(text("b4", question))
     assert r[0].text == kb.entries[entry].a_zh.strip(), (question, r[0].text[:60])

@@ -76,3 +76,14 @@ def test_kb_pinyin_rebuilds_the_shipped_table(tmp_path: Path) -> None:
                             "BOT_DATA_DIR": str(tmp_path / "data")})
     assert r.returncode == 0, r.stderr
     assert (folder / TABLE_FILE.name).read_bytes() == TABLE_FILE.read_bytes()
+
+
+def test_pinyin_words_in_a_chinese_question_are_spelled_in_characters(kb: KnowledgeBase) -> None:
+    spell = kb.speller.spell
+    assert spell("领证可以网上yuyue吗") == "领证可以网上预约吗"
+    assert spell("结婚证bu ling 需要照片不") == "结婚证补领 需要照片不"  # across two words
+    assert spell("我想办lihun") == "我想办离婚"  # the phrasings' word, not 离昏
+    # English words, one syllable that spells no concept word, and English alone stay
+    assert spell("低保 apply 要什么 material") == "低保 apply 要什么 material"
+    assert spell("结hun要带啥") == "结hun要带啥"
+    assert spell("how long is lengjingqi") == "how long is lengjingqi"

@@ -77,6 +77,10 @@ CRISIS = [  # (message, kind, a number the reply must give)
     ("my ex used to hit me, we divorced in 2020, he is waiting outside my work with a knife. "
      "how do I get a protection order", "domestic", "110"),
     ("My father is having a heart attack over here what do I do", "medical", "120"),
+    # a lethal dose asked, a body to collect after tonight, chest pain typed in pinyin
+    ("how many paracetamol does it take. asking for real", "suicide", "12356"),
+    ("问下特困供养的丧葬是政府包的吧？我冇得亲人，今晚过后就麻烦你们收个尸", "suicide", "12356"),
+    ("wo ba xiong kou tong de hen li hai, chu le hao duo han, zen me ban", "medical", "120"),
 ]
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期", "结婚要带什么",
@@ -112,7 +116,13 @@ ORDINARY = ["累死了 办个证跑三趟", "吓死人了 离婚还要冷静期"
             "上次去登记处排队排得我想死,今天人多不多",
             # words of the new patterns in their everyday sense
             "我这点钱撑不到月底了，低保怎么申请", "审批结果三天没出来，正常吗",
-            "老板拖欠工资，逼得我们到处讨钱"]
+            "老板拖欠工资，逼得我们到处讨钱",
+            # curiosity said outright; a leaflet or a plan about crisis services
+            "你们这个机器人遇到有人说想自杀会怎么回？我是好奇，没有这个想法",
+            "Where is the domestic violence shelter in Changsha? I'm making an info leaflet for "
+            "our women's group",
+            "Our community wants to prepare a plan for finding lost elderly people with dementia."
+            " What agencies should be in the plan?"]
 
 
 @pytest.mark.parametrize(("message", "kind", "number"), CRISIS)
@@ -145,14 +155,26 @@ async def test_past_violence_and_a_procedure_get_the_help_and_the_answer(assista
     assert any("离婚" in x.text for x in r[1:])
 
 
+async def test_a_stranger_in_the_cold_gets_the_help_then_the_aid_station_answer(assistant, kb):
+    r = await assistant.handle(text("s5b", "桥底下睡了个流浪汉 天这么冷 打哪个电话"))
+    assert "110" in r[0].text and "m:marriage" in payloads(r[:1])  # the help first
+    assert r[1].text == kb.entries["vagrant.see_someone"].a_zh.strip()
+    # with no sure answer, the help alone: never a decline after it
+    r = await assistant.handle(text("s5c", "有个人躺在路边一动不动"))
+    assert len(r) == 1 and "120" in r[0].text
+
+
 @pytest.mark.parametrize("message", [
     "前夫以前打过我，已经离了三年了，他也搬去外省了，现在离婚证丢了，补领要带什么",
     "My ex used to hit me. We divorced in 2019 and he lives abroad now. I lost my divorce "
-    "certificate, how do I get a replacement?"])
+    "certificate, how do I get a replacement?",
+    # safe and settled now, years after leaving
+    "A few years ago I stayed at a shelter after leaving an abusive partner. I'm safe and "
+    "settled now. Can I volunteer?"])
 async def test_violence_that_has_ended_gets_the_answer_then_a_note(assistant, message):
     r = await assistant.handle(text("s6", message))
     assert "110" not in r[0].text and "12338" not in r[0].text  # the answer first
-    assert any(w in r[0].text for w in ("补领", "replace")), r[0].text
+    assert any(w in r[0].text for w in ("补领", "replace", "volunteer")), r[0].text
     assert "110" in r[-1].text and len(r) >= 2  # then where to turn if it starts again
     assert await SafetyRepo(assistant.disclosures._db).counts() == {}  # no crisis reply given
 
