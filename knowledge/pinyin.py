@@ -194,6 +194,19 @@ class PinyinConcepts:
         return sure, frozenset(name for name, p in self._chars.items() if p.search(text))
 
 
+def concept_words(patterns: dict[str, re.Pattern[str]],
+                  table: PinyinTable) -> dict[tuple[str, ...], dict[str, set[str]]]:
+    """The concepts' plain words of two or more characters, by their syllables: sound ->
+    {word: the concepts it belongs to}."""
+    out: dict[tuple[str, ...], dict[str, set[str]]] = {}
+    for name, pattern in patterns.items():
+        for word in plain_words(pattern.pattern):
+            if len(word) >= 2:
+                sound = tuple(table.of(word).split())
+                out.setdefault(sound, {}).setdefault(word, set()).add(name)
+    return out
+
+
 class HomophoneFixer:
     """Puts back the words of the concepts a resident typed with a character of the same sound
     (地保 for 低保, 婚捡 for 婚检, 冷经期 for 冷静期): a pinyin keyboard's commonest slip.
@@ -202,12 +215,7 @@ class HomophoneFixer:
 
     def __init__(self, patterns: dict[str, re.Pattern[str]], table: PinyinTable) -> None:
         self._patterns, self._table = patterns, table
-        self._words: dict[tuple[str, ...], dict[str, set[str]]] = {}
-        for name, pattern in patterns.items():
-            for word in plain_words(pattern.pattern):
-                if len(word) >= 2:
-                    sound = tuple(table.of(word).split())
-                    self._words.setdefault(sound, {}).setdefault(word, set()).add(name)
+        self._words = concept_words(patterns, table)
         self._longest = max((len(s) for s in self._words), default=0)
 
     def _word_for(self, run: str, sound: tuple[str, ...]) -> str | None:
@@ -259,25 +267,19 @@ class PinyinSpeller:
     def __init__(self, patterns: dict[str, re.Pattern[str]], table: PinyinTable,
                  phrasings: Iterable[str]) -> None:
         corpus = "\n".join(phrasings)
-        words: dict[tuple[str, ...], str] = {}
-        for pattern in patterns.values():
-            for word in plain_words(pattern.pattern):
-                if len(word) < 2 or not _HANZI_WORD.fullmatch(word):
-                    continue
-                sound = tuple(table.of(word).split())
-                best = words.get(sound)
-                if best is None or (corpus.count(word), word) > (corpus.count(best), best):
-                    words[sound] = word
-        self._words = words
-        self._longest = max((len(s) for s in words), default=0)
+        self._words = {sound: max(hanzi, key=lambda w: (corpus.count(w), w))
+                       for sound, alike in concept_words(patterns, table).items()
+                       if (hanzi := [w for w in alike if _HANZI_WORD.fullmatch(w)])}
+        self._longest = max((len(s) for s in self._words), default=0)
 
     def spell(self, text: str) -> str:
         """The text with its pinyin runs spelled in characters where they can be (the text
         itself when there is nothing to spell)."""
-        if not self._words or not _HANZI_WORD.search(text):
+        lower = text.lower()
+        if not self._words or not LATIN_WORD.search(lower):
             return text
-        return _LATIN_RUN.sub(self._run, text.lower()) if LATIN_WORD.search(text.lower()) \
-            else text
+        spelled = _LATIN_RUN.sub(self._run, lower)
+        return text if spelled == lower else spelled
 
     def _run(self, found: re.Match[str]) -> str:
         sounds: list[str] = []
