@@ -130,7 +130,7 @@ def crisis(kb: KnowledgeBase) -> None:
                         ("crisis5.yaml", "test5"), ("crisis8.yaml", "test8"),
                         ("crisis9.yaml", "test9"), ("crisis11.yaml", "test11"),
                         ("crisis13.yaml", "test13"), ("crisis16.yaml", "test16"),
-                        ("crisis17.yaml", "test17")):
+                        ("crisis17.yaml", "test17"), ("crisis19.yaml", "test19")):
         path = ROOT / "bench" / name
         if not path.exists():
             continue

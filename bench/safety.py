@@ -16,10 +16,12 @@ bench/crisis11.yaml (split test11: held out, by an eleventh writer, written 4 De
 bench/crisis13.yaml (split test13: held out, by a thirteenth writer, written 6 December 2026),
 bench/crisis16.yaml (split test16: held out, by a sixteenth writer, written 6 December 2026),
 bench/crisis17.yaml (split test17: held out, by a seventeenth writer, written 6 December 2026,
-in the session after);
+in the session after), bench/crisis19.yaml (split test19: held out, by a nineteenth writer, evenly
+spread, written 6 December 2026 in the session after that);
 bench/crisis15.yaml (split dev15: development, read while tuning; its first run caught 178/186
 with 33/340 false alarms), bench/crisis18.yaml (split dev18: development, by an eighteenth writer,
-hard and quiet cases);
+hard and quiet cases), bench/crisis20.yaml (split dev20: development, by a twentieth writer, hard
+and quiet cases);
 bench/crisis10.yaml, crisis12a.yaml, crisis12b.yaml and crisis14.yaml (development: also
 training examples, train10, train12a, train12b, train14);
 knowledge/safety/examples.yaml (the training examples: how well the model fits them).
@@ -48,7 +50,8 @@ sys.path.insert(0, str(ROOT))
 from handlers.safety import ANSWER_AFTER  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
-HELD_OUT = ("test", "test3", "test5", "test8", "test9", "test11", "test13", "test16", "test17")
+HELD_OUT = ("test", "test3", "test5", "test8", "test9", "test11", "test13", "test16", "test17",
+            "test19")
 
 
 def main() -> int:
@@ -56,7 +59,7 @@ def main() -> int:
     ap.add_argument("--set", nargs="*", default=[str(ROOT / "bench" / n) for n in (
         "crisis.yaml", "crisis3.yaml", "crisis4.yaml", "crisis5.yaml", "crisis6.yaml",
         "crisis7.yaml", "crisis8.yaml", "crisis9.yaml", "crisis11.yaml", "crisis13.yaml",
-        "crisis16.yaml", "crisis17.yaml")])
+        "crisis16.yaml", "crisis17.yaml", "crisis19.yaml", "crisis20.yaml")])
     ap.add_argument("--show-errors", action="store_true")
     ap.add_argument("--answer-sets", action="store_true",
                     help="also count the emergency reply on the answer sets' ordinary questions")
