@@ -13,8 +13,8 @@ right directly >= 90%, wrong <= 2%, asked back <= 5%, off-topic declined >= 95%,
 `bot.py ask` cold start < 2 s.
 
 bench/questions.yaml and bench/heldout.yaml have been read while tuning: their figures are
-optimistic. The sets in HELD_OUT (heldout3, heldout10-13, heldout15) are held out: report
-them, do not tune on them (--show-errors on them is refused).
+optimistic. The sets in HELD_OUT (heldout3, heldout10-13, heldout15, heldout17) are held out:
+report them, do not tune on them (--show-errors on them is refused).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from knowledge.base import Decision, KnowledgeBase  # noqa: E402
 from knowledge.safety import SafetyCheck  # noqa: E402
 
 HELD_OUT = ("heldout3.yaml", "heldout10.yaml", "heldout11.yaml", "heldout12.yaml",
-            "heldout13.yaml", "heldout15.yaml")
+            "heldout13.yaml", "heldout15.yaml", "heldout17.yaml")
 
 
 def answered_ids(d: Decision) -> list[str]:
