@@ -107,6 +107,12 @@ _QUESTION = re.compile(r"[?？]|吗|怎么|怎样|如何|有没有|哪里|哪个
                        r"\b(?:how|what|where|which|are there|is there|can|could|should)\b")
 
 
+# What a clause that goes on telling what the clause before it saw opens with ("刷到一个视频，
+# 说有个小孩被锁在车里"): it is about what was seen, as the clause before it is.
+_REPORTED = re.compile(r"\s*(?:说|讲的是|讲|写着|写的是|里面|里头|视频里|画面里|"
+                       r"saying|it said|which said)")
+
+
 def _near(first: str, second: str, gap: int) -> str:
     """A pattern for two groups of words at most `gap` characters apart, in either order,
     within one sentence (no 。！？.!? between them)."""
@@ -243,14 +249,15 @@ class SafetyCheck:
         that do not and tell of now; "" when there are none."""
         if not self._about(norm, self._meta):
             return norm
-        kept, start = [], 0
+        kept, start, before = [], 0, False
         urgent, live = self._reported(norm), self._going_on_now(norm)
         for end in [*_CLAUSE.finditer(norm), None]:
             stop = end.end() if end else len(norm)
             clause = norm[start:stop]
-            if not self._about(clause, self._meta) or self._seen_now(clause, urgent, live):
+            about = self._about(clause, self._meta) or (before and bool(_REPORTED.match(clause)))
+            if not about or self._seen_now(clause, urgent, live):
                 kept.append(clause)
-            start = stop
+            start, before = stop, about
         rest = "".join(kept).strip()
         return rest if self._now(rest) else ""
 
@@ -266,11 +273,24 @@ class SafetyCheck:
                 if not about:
                     return found
                 clause = self._sentence(norm, found, _CLAUSE)
-                if not self._about(clause, self._meta) and self._now(clause):
+                if not self._clause_about(norm, found, clause) and self._now(clause):
                     return found
                 if self._seen_now(clause, urgent, live):
                     return found  # "刷到一个女生说今晚要跳楼,发了定位,我该找谁"
         return None
+
+    def _clause_about(self, norm: str, found: re.Match[str], clause: str) -> bool:
+        """Whether the clause holding a match speaks of danger as a subject: it has a `meta`
+        word, or it goes on telling what the clause before it, which has one, saw."""
+        if self._about(clause, self._meta):
+            return True
+        if not _REPORTED.match(clause):
+            return False
+        ends = [m.end() for m in _CLAUSE.finditer(norm, 0, found.start())]
+        if not ends:
+            return False
+        before = norm[ends[-2] if len(ends) > 1 else 0:ends[-1]]
+        return self._about(before, self._meta)
 
     def _reported(self, norm: str) -> bool:
         """Whether a message that speaks of danger seen online or in the news asks what to
@@ -341,9 +361,10 @@ class SafetyCheck:
                 if kind.kind == "suicide" and (asks or _QUESTION.search(norm)) \
                         and self._suicide_over(norm):
                     return None  # "我哥两年前自杀走的,嫂子现在打算再婚,要准备什么材料"
-                if learned and self._overruled(learned, norm, found, kind.kind):
+                ended = self._ended_behind(kind, norm, asks)
+                if not ended and learned and self._overruled(learned, norm, found, kind.kind):
                     return None  # the words match, the sentence they are in is ordinary
-                return Crisis(kind, asks, self._ended_behind(kind, norm, asks))
+                return Crisis(kind, asks, ended)  # violence that has ended: still the note
         if learned is None:
             return None
         norm = self._not_about(norm)  # no pattern matched: the rest of the text decides
