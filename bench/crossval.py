@@ -40,7 +40,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", nargs="*",
                     default=["heldout7.yaml", "heldout8.yaml", "heldout9.yaml",
-                             "heldout14.yaml", "heldout16.yaml"])
+                             "heldout14.yaml", "heldout16.yaml", "heldout18.yaml"])
     ap.add_argument("--without", nargs="*", default=[],
                     help="leave these sources (`from`) out of training too: what they add")
     ap.add_argument("--show-errors", action="store_true")
