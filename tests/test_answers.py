@@ -228,7 +228,11 @@ async def test_a_follow_up_question_is_read_in_the_first_ones_subject(assistant,
 
 @pytest.mark.parametrize(("question", "entry"), [
     ("结婚证搞丢哒 要么子才补得到", "certificate.replacement_documents"),
-    ("屋里头冇得收入 低保咋个申请", "assistance.dibao_apply")])
+    ("屋里头冇得收入 低保咋个申请", "assistance.dibao_apply"),
+    ("想去民政局离 要搞么子手续", "divorce.procedure"),  # 民政局离: a divorce
+    ("办结婚登记的时候 工作人员会问是不是自愿的吗", "marriage.refusal"),
+    ("你能回答哪些问题", "bot.capabilities"),
+    ("结婚证补半要多久", "certificate.duration")])  # 补半: a typo of 补办
 async def test_dialect_words_are_read_as_plain_mandarin(assistant, kb, question, entry):
     r = await assistant.handle(text("a6", question))
     assert r[0].text.startswith(kb.entries[entry].a_zh.strip()), (question, r[0].text[:60])
