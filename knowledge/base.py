@@ -18,6 +18,7 @@ from knowledge.pinyin import (
     PinyinIndex,
     PinyinSpeller,
     PinyinTable,
+    concept_words,
     looks_pinyin,
 )
 from knowledge.places import Gazetteer, PlaceMatch
@@ -439,13 +440,18 @@ class KnowledgeBase:
         return PinyinConcepts(self.concepts.patterns, self.pinyin_table)
 
     @functools.cached_property
+    def concept_sounds(self) -> dict[tuple[str, ...], dict[str, set[str]]]:
+        """The concepts' words by their syllables, shared by the speller and the fixer."""
+        return concept_words(self.concepts.patterns, self.pinyin_table)
+
+    @functools.cached_property
     def speller(self) -> PinyinSpeller:
-        return PinyinSpeller(self.concepts.patterns, self.pinyin_table,
+        return PinyinSpeller(self.concept_sounds,
                              (q for e in self.entries.values() for q in e.q_zh))
 
     @functools.cached_property
     def homophones(self) -> HomophoneFixer:
-        return HomophoneFixer(self.concepts.patterns, self.pinyin_table)
+        return HomophoneFixer(self.concepts.patterns, self.pinyin_table, self.concept_sounds)
 
     def _decide_pinyin(self, question: str, declined: Decision) -> Decision:
         """A question in (half) pinyin the ordinary ranking declined: the pinyin index may

@@ -249,15 +249,9 @@ class SafetyCheck:
         that do not and tell of now; "" when there are none."""
         if not self._about(norm, self._meta):
             return norm
-        kept, start, before = [], 0, False
         urgent, live = self._reported(norm), self._going_on_now(norm)
-        for end in [*_CLAUSE.finditer(norm), None]:
-            stop = end.end() if end else len(norm)
-            clause = norm[start:stop]
-            about = self._about(clause, self._meta) or (before and bool(_REPORTED.match(clause)))
-            if not about or self._seen_now(clause, urgent, live):
-                kept.append(clause)
-            start, before = stop, about
+        kept = [norm[start:stop] for start, stop, about in self._clauses(norm)
+                if not about or self._seen_now(norm[start:stop], urgent, live)]
         rest = "".join(kept).strip()
         return rest if self._now(rest) else ""
 
@@ -268,29 +262,31 @@ class SafetyCheck:
         about = self._about(norm, self._meta)
         urgent = about and self._reported(norm)  # only a message with a `meta` word needs them
         live = about and self._going_on_now(norm)
+        clauses = self._clauses(norm) if about else []
         for pattern in kind.patterns:
             for found in pattern.finditer(norm):
                 if not about:
                     return found
                 clause = self._sentence(norm, found, _CLAUSE)
-                if not self._clause_about(norm, found, clause) and self._now(clause):
+                on_subject = any(a for start, stop, a in clauses if start <= found.start() < stop)
+                if not on_subject and self._now(clause):
                     return found
                 if self._seen_now(clause, urgent, live):
                     return found  # "刷到一个女生说今晚要跳楼,发了定位,我该找谁"
         return None
 
-    def _clause_about(self, norm: str, found: re.Match[str], clause: str) -> bool:
-        """Whether the clause holding a match speaks of danger as a subject: it has a `meta`
-        word, or it goes on telling what the clause before it, which has one, saw."""
-        if self._about(clause, self._meta):
-            return True
-        if not _REPORTED.match(clause):
-            return False
-        ends = [m.end() for m in _CLAUSE.finditer(norm, 0, found.start())]
-        if not ends:
-            return False
-        before = norm[ends[-2] if len(ends) > 1 else 0:ends[-1]]
-        return self._about(before, self._meta)
+    def _clauses(self, norm: str) -> list[tuple[int, int, bool]]:
+        """The message's clauses (start, end) and whether each speaks of danger as a subject:
+        it has a `meta` word, or it goes on telling what the clause before it, which does,
+        saw ("刷到一个视频，说有个小孩被锁在车里")."""
+        out, start, before = [], 0, False
+        for end in [*_CLAUSE.finditer(norm), None]:
+            stop = end.end() if end else len(norm)
+            clause = norm[start:stop]
+            about = self._about(clause, self._meta) or (before and bool(_REPORTED.match(clause)))
+            out.append((start, stop, about))
+            start, before = stop, about
+        return out
 
     def _reported(self, norm: str) -> bool:
         """Whether a message that speaks of danger seen online or in the news asks what to
